@@ -1,0 +1,1 @@
+"""Prefect flows: the pipeline diagram, one flow per stage plus the benchmark."""

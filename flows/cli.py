@@ -1,0 +1,202 @@
+"""``archive-restore``: the command line over the flows.
+
+Flows run on the local Prefect by default (an ephemeral API starts by
+itself) or against a server when PREFECT_API_URL is set. Exit status is 1
+when any file failed; each such file is named on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
+
+Workers = Annotated[Optional[int], typer.Option(help="Worker threads (default: CPU cores).", min=1)]
+
+
+def _parse_ratio(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, _, high = text.partition("-")
+        return (float(low), float(high or low))
+    except ValueError:
+        raise typer.BadParameter(f"ratio must look like 0.2-0.3, got {text!r}") from None
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _report_failures(records: list[dict], what: str) -> int:
+    failed = [r for r in records if r.get("status") != "ok"]
+    ok = len(records) - len(failed)
+    typer.echo(f"{what}: {ok} ok, {len(failed)} failed")
+    for record in failed:
+        typer.echo(f"FAILED {record['path']}: {record.get('error', '')}", err=True)
+    return 1 if failed else 0
+
+
+def _check(name: str, kind) -> None:
+    from restoration.registry import REGISTRY
+
+    try:
+        REGISTRY.get(name, kind=kind)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc).strip("'\"")) from None
+
+
+@app.command()
+def methods() -> None:
+    """List every restorer, damage kind and metric with its options."""
+    from restoration.registry import REGISTRY
+
+    for entry in REGISTRY.entries():
+        state = "" if entry.available else f"  (needs extra [{entry.requires}])"
+        options = ", ".join(entry.options) or "-"
+        typer.echo(f"{entry.kind:8s} {entry.name:14s} options: {options:26s} {entry.summary}{state}")
+
+
+@app.command()
+def ingest(
+    archive: Annotated[Path, typer.Argument(help="Folder, .zip or .tar(.gz).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the manifest.")],
+    workers: Workers = None,
+) -> None:
+    """Read an archive and write manifest.parquet and manifest.csv."""
+    from flows.ingest import ingest_flow
+
+    result = ingest_flow(str(archive), str(out), workers=workers)
+    rows = result["rows"]
+    quarantined = [r for r in rows if r["status"] != "ok"]
+    typer.echo(f"{len(rows) - len(quarantined)} items ok, {len(quarantined)} files quarantined; manifest: {result['manifest'][1]}")
+    for r in quarantined:
+        typer.echo(f"QUARANTINED {r['path']}: {r['reason']}", err=True)
+    raise typer.Exit(1 if quarantined else 0)
+
+
+@app.command()
+def damage(
+    input: Annotated[Path, typer.Argument(help="Folder (or archive) of images.")],
+    output: Annotated[Path, typer.Argument(help="Output folder.")],
+    kind: Annotated[str, typer.Option("--kind", help="Damage kind (see `methods`).")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    ratio: Annotated[Optional[str], typer.Option(help="Damaged fraction range, e.g. 0.2-0.3.")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="Noise sigma on the 0-255 scale (blur: pixels).")] = None,
+    quality: Annotated[Optional[int], typer.Option(help="JPEG quality for --kind jpeg.")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Factor for --kind downscale.")] = None,
+    workers: Workers = None,
+) -> None:
+    """Simulate damage: writes OUTPUT/<rel> and OUTPUT/masks/<rel>.png."""
+    from restoration.registry import REGISTRY
+
+    _check(kind, "damage")
+    options = {"ratio": _parse_ratio(ratio), "sigma": sigma, "quality": quality, "scale": scale}
+    try:
+        options = REGISTRY.get(kind).check_options(options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    from flows.simulate_damage import simulate_damage_flow
+
+    records = simulate_damage_flow(str(input), str(output), kind, seed=seed, options=options, workers=workers)
+    raise typer.Exit(_report_failures(records, f"damage {kind}"))
+
+
+@app.command()
+def restore(
+    input: Annotated[Path, typer.Argument(help="Folder (or archive) of images.")],
+    output: Annotated[Path, typer.Argument(help="Output folder: OUTPUT/<same relative path>.")],
+    method: Annotated[str, typer.Option("--method", help="Restorer (see `methods`).")],
+    masks: Annotated[Optional[Path], typer.Option(help="Mask folder: MASKS/<rel dir>/<stem>.*, nonzero = damaged.")] = None,
+    sigma: Annotated[Optional[float], typer.Option(help="Noise sigma on the 0-255 scale (estimated if absent).")] = None,
+    radius: Annotated[Optional[float], typer.Option(help="Inpainting radius in pixels (telea, navier-stokes; default 5).")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Upscaling factor (bicubic, lanczos; default 2).")] = None,
+    workers: Workers = None,
+) -> None:
+    """Restore every image, keeping format, bit depth and metadata."""
+    from restoration.registry import REGISTRY
+
+    _check(method, ("inpaint", "denoise", "upscale"))
+    try:
+        options = REGISTRY.get(method).check_options({"sigma": sigma, "radius": radius, "scale": scale})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    from flows.restore import restore_flow
+
+    records = restore_flow(str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
+    raise typer.Exit(_report_failures(records, f"restore {method}"))
+
+
+@app.command()
+def evaluate(
+    restored: Annotated[Path, typer.Argument(help="Folder of restored images.")],
+    reference: Annotated[Path, typer.Argument(help="Folder of clean references (same relative paths).")],
+    out: Annotated[Path, typer.Option("--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
+    masks: Annotated[Optional[Path], typer.Option(help="Mask folder for in-hole scores.")] = None,
+    workers: Workers = None,
+) -> None:
+    """PSNR and SSIM, whole image and inside the mask, per image."""
+    from flows.evaluate import evaluate_flow
+
+    records = evaluate_flow(str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
+    code = _report_failures(records, "evaluate")
+    typer.echo(f"table: {out}")
+    raise typer.Exit(code)
+
+
+def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None) -> dict:
+    from flows.benchmark import benchmark_flow
+
+    result = benchmark_flow(str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
+    for key, path in result["report"].items():
+        typer.echo(f"{key:18s} {path}")
+    for r in result["quarantined"]:
+        typer.echo(f"QUARANTINED {r['path']}: {r['reason']}", err=True)
+    for r in result["failed"]:
+        typer.echo(f"FAILED {r['path']} ({r.get('damage', '')} {r.get('method', '')}): {r.get('error', '')}", err=True)
+    return result
+
+
+@app.command()
+def benchmark(
+    archive: Annotated[Path, typer.Argument(help="Folder, .zip or .tar(.gz) of clean images.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
+    damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
+    workers: Workers = None,
+) -> None:
+    """Ingest, damage, restore with every method, evaluate and report."""
+    for name in _split(methods) or []:
+        _check(name, ("inpaint", "denoise", "upscale"))
+    for name in _split(damage) or []:
+        _check(name, "damage")
+    result = _run_benchmark(archive, out, _split(methods), _split(damage), seed, workers)
+    raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
+    workers: Workers = None,
+) -> None:
+    """Build a demo archive from images inside installed packages and benchmark every classical method on it."""
+    from restoration.demo import EXPECTED_QUARANTINE, build_demo_archive
+
+    archive = build_demo_archive(out)
+    typer.echo(f"demo archive: {archive}")
+    result = _run_benchmark(archive, out, None, None, 0, workers)
+    quarantined = {r["path"] for r in result["quarantined"]}
+    unexpected = quarantined ^ set(EXPECTED_QUARANTINE)
+    if unexpected or result["failed"]:
+        typer.echo(f"demo: unexpected problems with {sorted(unexpected)} and {len(result['failed'])} failures", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"demo ok: {', '.join(sorted(quarantined))} quarantined as intended. Open {result['report']['summary_md']}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

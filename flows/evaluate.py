@@ -1,0 +1,41 @@
+"""Evaluate: restored folder vs reference folder (+ masks) -> a metrics table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from flows.runner import task_runner
+from flows.steps import Progress, default_workers, evaluate_step, evaluation_jobs, failures, table_records
+from restoration.io import atomic_write, list_files
+
+
+@flow(name="evaluate", flow_run_name="evaluate-{restored_dir}", task_runner=task_runner())
+def evaluate_flow(
+    restored_dir: str, reference_dir: str, out_table: str, masks_dir: str | None = None, workers: int | None = None
+) -> list[dict]:
+    """Score every file of ``restored_dir`` that has a namesake in ``reference_dir``.
+
+    Writes ``out_table`` (CSV) and a Parquet copy beside it; returns all
+    records, failed ones included.
+    """
+    workers = workers or default_workers()
+    restored, reference = Path(restored_dir), Path(reference_dir)
+    out_path = Path(out_table).resolve()
+    exclude = [masks_dir] if masks_dir else []
+    rels = [rel for rel, problem in list_files(restored, exclude=exclude) if not problem and (restored / rel).resolve() != out_path]
+    missing = [{"path": r, "status": "failed", "error": f"{reference / r}: no reference file"} for r in rels if not (reference / r).is_file()]
+    rels = [r for r in rels if (reference / r).is_file()]
+    progress = Progress(len(rels), key="evaluate-progress")
+    records = evaluate_step(
+        evaluation_jobs(restored, reference, rels, Path(masks_dir) if masks_dir else None, {}), workers=workers, progress=progress
+    )
+    rows = [r for r in records if r["status"] == "ok"]
+    table = pd.DataFrame(rows, columns=["path", "index", "modality", "data_range", "psnr", "ssim", "hole_ratio", "hole_psnr", "hole_ssim", "ratio_bin"])
+    atomic_write(out_path, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(out_path.with_suffix(".parquet"), lambda tmp: table.to_parquet(tmp, index=False))
+    create_table_artifact(key="evaluate-table", table=table_records(table, limit=1000), description=f"metrics of {restored_dir}")
+    return missing + failures(records) + rows

@@ -1,0 +1,132 @@
+"""Classical denoisers.
+
+Each takes ``(image, *, sigma=None)`` with ``sigma`` the noise standard
+deviation on the 0-255 scale whatever the bit depth (25 means 25/255 of the
+full range); when ``sigma`` is None it is estimated with
+:func:`estimate_noise_sigma`. Dtype, bit depth and channels are kept.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from skimage.restoration import (
+    denoise_bilateral as _bilateral,
+    denoise_nl_means as _nl_means,
+    denoise_tv_chambolle as _tv_chambolle,
+    denoise_wavelet as _wavelet,
+    estimate_sigma as _estimate_sigma,
+)
+
+from restoration.pixels import from_unit, pixel_range, to_unit
+
+# bm3d's native library (libbm4d) keeps one global thread pool and aborts the
+# process when two threads enter it at once, so calls are serialised.
+_BM3D_LOCK = threading.Lock()
+
+
+def estimate_noise_sigma(image: np.ndarray) -> float:
+    """Gaussian noise level on the 0-255 scale (wavelet MAD estimator).
+
+    References
+    ----------
+    Donoho and Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
+    Biometrika 81(3), 1994 (via :func:`skimage.restoration.estimate_sigma`).
+    """
+    unit = to_unit(image, pixel_range(image))
+    channel_axis = -1 if image.ndim == 3 else None
+    return float(_estimate_sigma(unit, channel_axis=channel_axis, average_sigmas=True)) * 255.0
+
+
+def _run(image: np.ndarray, sigma: float | None, denoise) -> np.ndarray:
+    prange = pixel_range(image)
+    unit = to_unit(image, prange)
+    s = (estimate_noise_sigma(image) if sigma is None else float(sigma)) / 255.0
+    if s <= 0:
+        return image.copy()
+    channel_axis = -1 if image.ndim == 3 else None
+    return from_unit(denoise(unit, max(s, 1e-4), channel_axis), prange, image.dtype)
+
+
+def denoise_nlm(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    """Non-local means (:func:`skimage.restoration.denoise_nl_means`, fast mode).
+
+    References
+    ----------
+    Buades, Coll and Morel, "A non-local algorithm for image denoising",
+    CVPR 2005.
+    """
+    return _run(
+        image,
+        sigma,
+        lambda u, s, ax: _nl_means(u, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=ax),
+    )
+
+
+def denoise_tv(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    """Total-variation denoising (Chambolle's projection), weight from ``sigma``.
+
+    References
+    ----------
+    Chambolle, "An algorithm for total variation minimization and
+    applications", J. Math. Imaging and Vision 20, 2004.
+    """
+    return _run(image, sigma, lambda u, s, ax: _tv_chambolle(u, weight=0.9 * s, channel_axis=ax))
+
+
+def denoise_wavelet(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    """BayesShrink wavelet soft-thresholding (:func:`skimage.restoration.denoise_wavelet`).
+
+    References
+    ----------
+    Chang, Yu and Vetterli, "Adaptive wavelet thresholding for image
+    denoising and compression", IEEE TIP 9(9), 2000.
+    """
+    return _run(
+        image,
+        sigma,
+        lambda u, s, ax: _wavelet(u, sigma=s, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=ax),
+    )
+
+
+def denoise_bilateral(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    """Edge-preserving bilateral filter, range sigma tied to the noise level.
+
+    References
+    ----------
+    Tomasi and Manduchi, "Bilateral filtering for gray and color images",
+    ICCV 1998.
+    """
+    return _run(
+        image,
+        sigma,
+        lambda u, s, ax: _bilateral(u, sigma_color=2.0 * s, sigma_spatial=1.5, channel_axis=ax),
+    )
+
+
+def denoise_bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    """Block-matching and 3-D filtering (the optional ``bm3d`` package).
+
+    Install with ``pip install archive-restoration[bm3d]``; its licence is
+    non-commercial.
+
+    References
+    ----------
+    Dabov, Foi, Katkovnik and Egiazarian, "Image Denoising by Sparse 3-D
+    Transform-Domain Collaborative Filtering", IEEE TIP 16(8), 2007.
+    """
+    import bm3d
+
+    def run(u, s, ax):
+        with _BM3D_LOCK:
+            return run_unlocked(u, s)
+
+    def run_unlocked(u, s):
+        if u.ndim == 3 and u.shape[2] == 3:
+            return bm3d.bm3d_rgb(u, s)
+        if u.ndim == 3:
+            return np.stack([bm3d.bm3d(u[..., c], s) for c in range(u.shape[2])], axis=2)
+        return bm3d.bm3d(u, s)
+
+    return _run(image, sigma, run)

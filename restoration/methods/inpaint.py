@@ -1,0 +1,136 @@
+"""Classical inpainting: fill the pixels a mask marks as damaged.
+
+Each function takes ``(image, mask)`` with ``mask`` nonzero where damaged,
+returns an image of the input's dtype and shape, and leaves pixels outside
+the mask exactly as they were.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.restoration import inpaint_biharmonic as _skimage_biharmonic
+
+from restoration.pixels import from_unit, pixel_range, to_unit
+
+
+def _mask_u8(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape[:2]}")
+    return (mask != 0).astype(np.uint8)
+
+
+def _keep_known(image: np.ndarray, filled: np.ndarray, mask_u8: np.ndarray) -> np.ndarray:
+    hole = mask_u8.astype(bool)
+    if image.ndim == 3:
+        hole = hole[..., None]
+    return np.where(hole, filled, image).astype(image.dtype)
+
+
+def _per_plane(image: np.ndarray, fill_plane) -> np.ndarray:
+    if image.ndim == 2:
+        return fill_plane(image)
+    return np.stack([fill_plane(image[..., c]) for c in range(image.shape[2])], axis=2)
+
+
+def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Fill holes with the smooth biharmonic interpolant of their border.
+
+    A wrapper of :func:`skimage.restoration.inpaint_biharmonic` that keeps
+    dtype and bit depth.
+
+    References
+    ----------
+    Damelin and Hoang, "On Surface Completion and Image Inpainting by
+    Biharmonic Functions: Numerical Aspects", IJMMS 2018.
+    """
+    m = _mask_u8(mask, image)
+    if not m.any():
+        return image.copy()
+    prange = pixel_range(image)
+    unit = to_unit(image, prange)
+    filled = _skimage_biharmonic(unit, m.astype(bool), channel_axis=-1 if image.ndim == 3 else None)
+    return _keep_known(image, from_unit(filled, prange, image.dtype), m)
+
+
+def _cv2_inpaint(image: np.ndarray, mask: np.ndarray, radius: float, flag: int) -> np.ndarray:
+    m = _mask_u8(mask, image)
+    if not m.any():
+        return image.copy()
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (1, 3)):
+        return cv2.inpaint(image, m, float(radius), flag)
+    if image.dtype in (np.uint16, np.float32):  # cv2 takes these one plane at a time
+        return _per_plane(image, lambda plane: cv2.inpaint(np.ascontiguousarray(plane), m, float(radius), flag))
+    prange = pixel_range(image)
+    unit = to_unit(image, prange).astype(np.float32)
+    filled = _per_plane(unit, lambda plane: cv2.inpaint(np.ascontiguousarray(plane), m, float(radius), flag))
+    return _keep_known(image, from_unit(filled, prange, image.dtype), m)
+
+
+def inpaint_telea(image: np.ndarray, mask: np.ndarray, *, radius: float = 5.0) -> np.ndarray:
+    """Fast-marching inpainting (OpenCV ``INPAINT_TELEA``).
+
+    8-bit gray and RGB images go straight to :func:`cv2.inpaint`, so the
+    result is exactly OpenCV's; other dtypes are filled plane by plane.
+
+    Parameters
+    ----------
+    radius : float
+        Neighbourhood radius in pixels.
+
+    References
+    ----------
+    Telea, "An Image Inpainting Technique Based on the Fast Marching
+    Method", Journal of Graphics Tools 9(1), 2004.
+    """
+    return _cv2_inpaint(image, mask, radius, cv2.INPAINT_TELEA)
+
+
+def inpaint_navier_stokes(image: np.ndarray, mask: np.ndarray, *, radius: float = 5.0) -> np.ndarray:
+    """Fluid-dynamics inpainting (OpenCV ``INPAINT_NS``).
+
+    References
+    ----------
+    Bertalmio, Bertozzi and Sapiro, "Navier-Stokes, Fluid Dynamics, and
+    Image and Video Inpainting", CVPR 2001.
+    """
+    return _cv2_inpaint(image, mask, radius, cv2.INPAINT_NS)
+
+
+def inpaint_fsr(image: np.ndarray, mask: np.ndarray, *, quality: str = "fast") -> np.ndarray:
+    """Frequency-selective reconstruction (``cv2.xphoto.inpaint``).
+
+    FSR takes 8- and 16-bit unsigned images only, so others are mapped to
+    16 bits and back.
+
+    Parameters
+    ----------
+    quality : {"fast", "best"}
+        ``INPAINT_FSR_FAST`` or the much slower ``INPAINT_FSR_BEST``.
+
+    References
+    ----------
+    Genser, Seiler, Schilling and Kaup, "Signal and Loss Geometry Aware
+    Frequency Selective Extrapolation for Error Concealment", PCS 2018.
+    """
+    flags = {"fast": cv2.xphoto.INPAINT_FSR_FAST, "best": cv2.xphoto.INPAINT_FSR_BEST}
+    if quality not in flags:
+        raise ValueError(f"quality must be 'fast' or 'best', got {quality!r}")
+    m = _mask_u8(mask, image)
+    if not m.any():
+        return image.copy()
+    known = (1 - m).astype(np.uint8)  # xphoto's mask marks the *known* pixels
+
+    def fill(plane_or_rgb: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(plane_or_rgb)
+        cv2.xphoto.inpaint(np.ascontiguousarray(plane_or_rgb), known, out, flags[quality])
+        return out
+
+    if image.dtype in (np.uint8, np.uint16) and (image.ndim == 2 or image.shape[2] == 3):
+        return _keep_known(image, fill(image), m)
+    prange = pixel_range(image)
+    as16 = from_unit(to_unit(image, prange), pixel_range(np.zeros(1, np.uint16)), np.uint16)
+    filled16 = fill(as16) if image.ndim == 2 or image.shape[2] == 3 else _per_plane(as16, fill)
+    filled = from_unit(filled16 / 65535.0, prange, image.dtype)
+    return _keep_known(image, filled, m)

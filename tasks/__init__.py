@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over the ``restoration`` library that pass file paths."""

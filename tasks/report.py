@@ -1,0 +1,44 @@
+"""Report task: tables, Markdown/HTML and the contact sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+
+from restoration.io import read_image_file, read_mask_file
+from restoration.reports import contact_sheet, summarise, write_tables
+
+
+@task(name="write-report", retries=2, retry_delay_seconds=1)
+def write_report(rows: list[dict], out_dir: str, seed: int = 0) -> dict[str, str]:
+    """Write per-image and summary tables under ``out_dir``; return their paths."""
+    per_image = pd.DataFrame(rows)
+    summary = summarise(per_image, seed=seed)
+    return {key: str(path) for key, path in write_tables(per_image, summary, out_dir).items()}
+
+
+@task(name="contact-sheet", retries=2, retry_delay_seconds=1)
+def write_contact_sheet(sheet_rows: list[dict], path: str) -> str | None:
+    """Contact sheet PNG. Each row: ``title``, ``damaged``, ``mask``, ``restored`` ({method: path}).
+
+    Only the first frame of each file is shown. Rows whose files cannot be
+    read are left out.
+    """
+    rows = []
+    for spec in sheet_rows:
+        try:
+            damaged = read_image_file(spec["damaged"])
+            panels = [("damaged", damaged.frames[0])]
+            if spec.get("mask"):
+                panels.append(("mask", read_mask_file(spec["mask"], damaged)[0].astype(np.uint8)))
+            for method, restored in spec["restored"].items():
+                panels.append((method, read_image_file(restored).frames[0]))
+        except (OSError, ValueError):
+            continue
+        rows.append((spec["title"], panels))
+    if not rows:
+        return None
+    return str(contact_sheet(rows, Path(path)))
