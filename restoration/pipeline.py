@@ -43,9 +43,11 @@ def item_rng(seed: int, kind: str, rel: str, index: int) -> np.random.Generator:
 
 
 def ratio_bin(ratio: float) -> str:
-    """Summary bin of a hole ratio: ``0-10 %`` ... ``90-100 %``; ``n/a`` for NaN."""
+    """Summary bin of a hole ratio: ``0-10 %`` ... ``90-100 %``, ``whole image``, or ``n/a`` (NaN)."""
     if ratio is None or not np.isfinite(ratio):
         return "n/a"
+    if ratio >= 1.0:
+        return "whole image"
     for k, edge in enumerate(RATIO_BIN_EDGES):
         if ratio < edge or k == len(RATIO_BIN_EDGES) - 1:
             return f"{k * 10}-{(k + 1) * 10} %"

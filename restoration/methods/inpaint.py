@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic as _skimage_biharmonic
 
-from restoration.pixels import from_unit, pixel_range, to_unit
+from restoration.pixels import PixelRange, from_unit, pixel_range, to_unit
 
 
 def _mask_u8(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -54,18 +54,39 @@ def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _keep_known(image, from_unit(filled, prange, image.dtype), m)
 
 
+_UINT16 = PixelRange(0.0, 65535.0)
+_UINT8 = PixelRange(0.0, 255.0)
+
+
+def _via(image: np.ndarray, target: PixelRange, dtype, fill_plane, mask_u8: np.ndarray) -> np.ndarray:
+    """Run ``fill_plane`` on ``image`` mapped to an integer dtype, plane by plane, and map back.
+
+    The mapping spans the known pixels' own range, so that a CT slice using a
+    few thousand of int16's 65536 levels keeps its precision.
+    """
+    known = image[mask_u8 == 0]
+    low, high = float(known.min()), float(known.max())
+    prange = PixelRange(low, high if high > low else low + 1.0)
+    mapped = from_unit(to_unit(image, prange), target, dtype)
+    filled = _per_plane(mapped, fill_plane)
+    return _keep_known(image, from_unit(to_unit(filled, target), prange, image.dtype), mask_u8)
+
+
 def _cv2_inpaint(image: np.ndarray, mask: np.ndarray, radius: float, flag: int) -> np.ndarray:
     m = _mask_u8(mask, image)
     if not m.any():
         return image.copy()
-    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (1, 3)):
-        return cv2.inpaint(image, m, float(radius), flag)
-    if image.dtype in (np.uint16, np.float32):  # cv2 takes these one plane at a time
-        return _per_plane(image, lambda plane: cv2.inpaint(np.ascontiguousarray(plane), m, float(radius), flag))
-    prange = pixel_range(image)
-    unit = to_unit(image, prange).astype(np.float32)
-    filled = _per_plane(unit, lambda plane: cv2.inpaint(np.ascontiguousarray(plane), m, float(radius), flag))
-    return _keep_known(image, from_unit(filled, prange, image.dtype), m)
+
+    def fill(plane: np.ndarray) -> np.ndarray:
+        return cv2.inpaint(np.ascontiguousarray(plane), m, float(radius), flag)
+
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] == 3):
+        return fill(image)
+    if image.dtype == np.uint16:
+        return _per_plane(image, fill)
+    # OpenCV's float32 inpainting assumes values on a 0-255 scale (it gives
+    # noise for [0, 1] data), so other dtypes go through uint16, exact for int16.
+    return _via(image, _UINT16, np.uint16, fill, m)
 
 
 def inpaint_telea(image: np.ndarray, mask: np.ndarray, *, radius: float = 5.0) -> np.ndarray:
@@ -101,8 +122,9 @@ def inpaint_navier_stokes(image: np.ndarray, mask: np.ndarray, *, radius: float 
 def inpaint_fsr(image: np.ndarray, mask: np.ndarray, *, quality: str = "fast") -> np.ndarray:
     """Frequency-selective reconstruction (``cv2.xphoto.inpaint``).
 
-    FSR takes 8- and 16-bit unsigned images only, so others are mapped to
-    16 bits and back.
+    Images other than 8-bit gray/RGB are filled at 8-bit precision inside
+    the hole (OpenCV's FSR leaves 16-bit holes unfilled); known pixels keep
+    their full bit depth.
 
     Parameters
     ----------
@@ -127,10 +149,8 @@ def inpaint_fsr(image: np.ndarray, mask: np.ndarray, *, quality: str = "fast") -
         cv2.xphoto.inpaint(np.ascontiguousarray(plane_or_rgb), known, out, flags[quality])
         return out
 
-    if image.dtype in (np.uint8, np.uint16) and (image.ndim == 2 or image.shape[2] == 3):
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] == 3):
         return _keep_known(image, fill(image), m)
-    prange = pixel_range(image)
-    as16 = from_unit(to_unit(image, prange), pixel_range(np.zeros(1, np.uint16)), np.uint16)
-    filled16 = fill(as16) if image.ndim == 2 or image.shape[2] == 3 else _per_plane(as16, fill)
-    filled = from_unit(filled16 / 65535.0, prange, image.dtype)
-    return _keep_known(image, filled, m)
+    # OpenCV 5's FSR returns 16-bit input with the holes unfilled, so other
+    # dtypes are filled at 8 bits; the known pixels keep their full depth.
+    return _via(image, _UINT8, np.uint8, fill, m)

@@ -1,0 +1,51 @@
+"""Shared fixtures. Prefect is pointed at a temporary home before it is imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="prefect-home-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.fixture(scope="session")
+def camera() -> np.ndarray:
+    """128x128 crop of scikit-image's camera (real photo, uint8)."""
+    import skimage.data
+
+    return np.ascontiguousarray(skimage.data.camera()[160:288, 200:328])
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """96x96 RGB crop of scikit-image's astronaut."""
+    import skimage.data
+
+    return np.ascontiguousarray(skimage.data.astronaut()[40:136, 180:276])
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the session, heartbeats off."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
