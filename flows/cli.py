@@ -7,11 +7,15 @@ when any file failed; each such file is named on stderr.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+# No network here: keep the local Prefect server from trying to send telemetry.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
 

@@ -23,6 +23,17 @@ PSNR_CAP = 100.0
 BASELINE = "damaged"
 
 
+def per_image_table(rows: list[dict]) -> pd.DataFrame:
+    """Per-image rows as a table in a fixed order (damage, method, path, frame).
+
+    Rows arrive in whatever order parallel tasks finish; sorting makes the
+    same seed give byte-identical tables.
+    """
+    frame = pd.DataFrame(rows)
+    keys = [k for k in ("damage", "method", "path", "index") if k in frame.columns]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
+
+
 def mean_ci(values, *, seed: int = 0, n_resamples: int = 2000, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and percentile-bootstrap interval of the finite ``values``.
 

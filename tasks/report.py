@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from prefect import task
 
 from restoration.io import read_image_file, read_mask_file
-from restoration.reports import contact_sheet, summarise, write_tables
+from restoration.reports import contact_sheet, per_image_table, summarise, write_tables
 
 
 @task(name="write-report", retries=2, retry_delay_seconds=1)
 def write_report(rows: list[dict], out_dir: str, seed: int = 0) -> dict[str, str]:
     """Write per-image and summary tables under ``out_dir``; return their paths."""
-    per_image = pd.DataFrame(rows)
+    per_image = per_image_table(rows)
     summary = summarise(per_image, seed=seed)
     return {key: str(path) for key, path in write_tables(per_image, summary, out_dir).items()}
 

@@ -1,0 +1,155 @@
+"""End-to-end: the CLI and flows on real images, under one Prefect test server."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from pydicom.data import get_testdata_file
+from typer.testing import CliRunner
+
+from tests.conftest import write_png
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def cli(*args: str):
+    from flows.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture()
+def png_folder(tmp_path, camera, astronaut):
+    """Folder of PNGs (gray, RGB, nested) and a folder of masks for them."""
+    import skimage.data
+
+    images = {"camera.png": camera, "sub/astronaut.png": astronaut, "sub/deep/coins.png": skimage.data.coins()[:96, :128]}
+    rng = np.random.default_rng(0)
+    for rel, image in images.items():
+        write_png(tmp_path / "in" / rel, image)
+        mask = np.zeros(image.shape[:2], np.uint8)
+        for _ in range(6):
+            y, x = rng.integers(0, image.shape[0] - 12), rng.integers(0, image.shape[1] - 12)
+            mask[y : y + 10, x : x + 12] = 255
+        write_png(tmp_path / "masks" / rel, mask)
+    return tmp_path, list(images)
+
+
+def test_restore_telea_equals_opencv_image_for_image(png_folder):
+    root, rels = png_folder
+    result = cli("restore", root / "in", root / "out", "--method", "telea", "--masks", root / "masks")
+    assert result.exit_code == 0, result.output
+    for rel in rels:
+        source = cv2.imread(str(root / "in" / rel), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(str(root / "masks" / rel), cv2.IMREAD_UNCHANGED)
+        expected = cv2.inpaint(source, mask, 5, cv2.INPAINT_TELEA)
+        np.testing.assert_array_equal(cv2.imread(str(root / "out" / rel), cv2.IMREAD_UNCHANGED), expected)
+
+
+def test_corrupt_file_fails_by_name_and_the_batch_completes(png_folder):
+    root, rels = png_folder
+    (root / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    result = cli("restore", root / "in", root / "out", "--method", "navier-stokes", "--masks", root / "masks")
+    assert result.exit_code == 1
+    assert "broken.png" in result.output and "corrupt or truncated" in result.output
+    assert all((root / "out" / rel).exists() for rel in rels)
+    assert not (root / "out" / "broken.png").exists()
+
+
+def test_damage_restore_evaluate_chain_improves_the_hole(tmp_path, camera):
+    write_png(tmp_path / "clean" / "camera.png", camera)
+    assert cli("damage", tmp_path / "clean", tmp_path / "dmg", "--kind", "holes", "--seed", "7", "--ratio", "0.1-0.2").exit_code == 0
+    mask = cv2.imread(str(tmp_path / "dmg" / "masks" / "camera.png"), cv2.IMREAD_UNCHANGED)
+    assert 0.1 <= (mask > 0).mean() <= 0.2
+    masks = tmp_path / "dmg" / "masks"
+    assert cli("restore", tmp_path / "dmg", tmp_path / "fixed", "--method", "biharmonic", "--masks", masks).exit_code == 0
+    assert not (tmp_path / "fixed" / "masks").exists()  # the masks folder is not an input
+    assert cli("evaluate", tmp_path / "fixed", tmp_path / "clean", "--masks", masks, "--out", tmp_path / "fixed.csv").exit_code == 0
+    assert cli("evaluate", tmp_path / "dmg", tmp_path / "clean", "--masks", masks, "--out", tmp_path / "dmg.csv").exit_code == 0
+    fixed, damaged = pd.read_csv(tmp_path / "fixed.csv"), pd.read_csv(tmp_path / "dmg.csv")
+    assert list(fixed["path"]) == ["camera.png"]
+    assert fixed["hole_psnr"][0] > damaged["hole_psnr"][0] + 10
+    assert fixed["psnr"][0] > damaged["psnr"][0]
+
+
+def test_unknown_method_and_misspelt_option_are_clear_errors(tmp_path):
+    result = CliRunner().invoke(__import__("flows.cli", fromlist=["app"]).app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "teela"])
+    assert result.exit_code == 2 and "choose from" in result.output
+    result = CliRunner().invoke(__import__("flows.cli", fromlist=["app"]).app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "nlm", "--radius", "3"])
+    assert result.exit_code == 2 and "does not take radius" in result.output
+
+
+def test_rerun_reuses_results_and_redoes_a_deleted_output(png_folder):
+    from flows.restore import restore_flow
+
+    root, rels = png_folder
+    first = restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
+    stamp = (root / "out" / rels[0]).stat().st_mtime_ns
+    second = restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
+    assert (root / "out" / rels[0]).stat().st_mtime_ns == stamp  # served from the cache, not rewritten
+    assert {r["path"]: r["seconds"] for r in second} == {r["path"]: r["seconds"] for r in first}
+    (root / "out" / rels[1]).unlink()
+    restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
+    assert (root / "out" / rels[1]).exists()
+
+
+def _small_archive(tmp_path: Path, camera: np.ndarray) -> Path:
+    src = tmp_path / "src"
+    write_png(src / "photos" / "camera.png", camera)
+    tifffile.imwrite(src / "scans" / "scan16.tif", (255 - camera).astype(np.uint16) * 257, photometric="minisblack") if (src / "scans").mkdir(parents=True) is None else None
+    (src / "medical").mkdir()
+    shutil.copyfile(get_testdata_file("MR_small.dcm"), src / "medical" / "MR_small.dcm")
+    (src / "broken.png").write_bytes(b"not a png at all")
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(src).as_posix())
+    return archive
+
+
+def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    archive = _small_archive(tmp_path, camera)
+    args = ["benchmark", archive, "--methods", "telea,biharmonic,nlm,tv", "--damage", "holes,gaussian", "--seed", "3"]
+    result = cli(*args, "--out", tmp_path / "run1")
+    assert result.exit_code == 1  # the broken file is quarantined, and said so
+    assert "QUARANTINED broken.png" in result.output
+    report = tmp_path / "run1" / "report"
+    for name in ("per_image.csv", "per_image.parquet", "summary.csv", "summary.parquet", "summary.md", "summary.html", "contact_sheet.png"):
+        assert (report / name).stat().st_size > 0, name
+    manifest = pd.read_csv(tmp_path / "run1" / "manifest.csv")
+    assert set(manifest["status"]) == {"ok", "quarantined"}
+    assert manifest.loc[manifest["path"] == "scans/scan16.tif", "bit_depth"].item() == 16
+
+    per_image = pd.read_parquet(report / "per_image.parquet")
+    assert set(per_image["method"]) == {"damaged", "telea", "biharmonic", "nlm", "tv"}
+    assert set(per_image["modality"]) == {"scan-gray", "MR"}
+    holes = per_image[per_image["damage"] == "holes"].pivot_table(index="path", columns="method", values="hole_psnr")
+    assert (holes["telea"] > holes["damaged"]).all() and (holes["biharmonic"] > holes["damaged"]).all()
+    noise = per_image[per_image["damage"] == "gaussian"].pivot_table(index="path", columns="method", values="psnr")
+    assert (noise["nlm"] > noise["damaged"]).all()
+    summary = pd.read_csv(report / "summary.csv")
+    assert {"psnr_ci_low", "psnr_ci_high", "ratio_bin", "n"} <= set(summary.columns)
+    assert (summary["psnr_ci_low"] <= summary["psnr"] + 1e-9).all()
+
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["benchmark-summary", "benchmark-report", "benchmark-progress"])))}
+    assert keys == {"benchmark-summary", "benchmark-report", "benchmark-progress"}
+
+    # Same seed, fresh output folder: the same masks and the same table.
+    assert cli(*args, "--out", tmp_path / "run2").exit_code == 1
+    again = pd.read_parquet(tmp_path / "run2" / "report" / "per_image.parquet")
+    pd.testing.assert_frame_equal(per_image, again)
+    for mask in (tmp_path / "run1" / "damaged" / "holes" / "masks").rglob("*.png"):
+        twin = tmp_path / "run2" / mask.relative_to(tmp_path / "run1")
+        assert mask.read_bytes() == twin.read_bytes()
