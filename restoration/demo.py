@@ -30,6 +30,13 @@ def _png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
+def nibabel_data_file(name: str) -> Path:
+    """A test file that ships inside nibabel (``nibabel.testing`` would import pytest)."""
+    import nibabel
+
+    return Path(nibabel.__file__).parent / "tests" / "data" / name
+
+
 def build_demo_archive(dest: os.PathLike | str) -> Path:
     """Write ``dest/demo-archive.zip`` and return its path.
 
@@ -37,7 +44,6 @@ def build_demo_archive(dest: os.PathLike | str) -> Path:
     (page, text), a 16-bit two-page TIFF scan, CT and MR DICOM slices, a
     NIfTI volume, and ``broken/truncated.png``.
     """
-    import nibabel.testing
     import skimage.data as data
     import tifffile
     from pydicom.data import get_testdata_file
@@ -65,7 +71,7 @@ def build_demo_archive(dest: os.PathLike | str) -> Path:
     atomic_write(staging / "scans/clock-camera-16bit.tif", lambda t: tifffile.imwrite(t, stack, photometric="minisblack"))
     for name in ("CT_small.dcm", "MR_small.dcm"):
         atomic_write(staging / "medical" / name, lambda t, n=name: shutil.copyfile(get_testdata_file(n), t))
-    anatomical = Path(nibabel.testing.data_path) / "anatomical.nii"
+    anatomical = nibabel_data_file("anatomical.nii")
     atomic_write(staging / "medical/anatomical.nii", lambda t: shutil.copyfile(anatomical, t))
 
     archive = dest / "demo-archive.zip"

@@ -9,7 +9,6 @@ import numpy as np
 import pydicom
 import pytest
 import tifffile
-from nibabel.testing import data_path
 from pydicom.data import get_testdata_file
 
 from restoration.io import (
@@ -22,6 +21,7 @@ from restoration.io import (
     read_mask_file,
     write_mask_file,
 )
+from restoration.demo import nibabel_data_file
 from restoration.pipeline import FileStepError, damage_file, evaluate_file, restore_file
 from tests.conftest import write_png
 
@@ -97,7 +97,7 @@ def test_multiframe_dicom_frames_are_items(tmp_path):
 
 def test_nifti_keeps_affine_header_and_dtype(tmp_path):
     src = tmp_path / "anatomical.nii"
-    src.write_bytes((Path(data_path) / "anatomical.nii").read_bytes())
+    src.write_bytes(nibabel_data_file("anatomical.nii").read_bytes())
     image = read_image_file(src)
     assert len(image.frames) == 25 and image.modality == "volume"
     out, _ = _damage_and_restore(src, tmp_path, method="biharmonic")
