@@ -67,7 +67,7 @@ def methods() -> None:
 
 @app.command()
 def ingest(
-    archive: Annotated[Path, typer.Argument(help="Folder, .zip or .tar(.gz).")],
+    archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the manifest.")],
     workers: Workers = None,
 ) -> None:
@@ -85,7 +85,7 @@ def ingest(
 
 @app.command()
 def damage(
-    input: Annotated[Path, typer.Argument(help="Folder (or archive) of images.")],
+    input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
     output: Annotated[Path, typer.Argument(help="Output folder.")],
     kind: Annotated[str, typer.Option("--kind", help="Damage kind (see `methods`).")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -112,7 +112,7 @@ def damage(
 
 @app.command()
 def restore(
-    input: Annotated[Path, typer.Argument(help="Folder (or archive) of images.")],
+    input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
     output: Annotated[Path, typer.Argument(help="Output folder: OUTPUT/<same relative path>.")],
     method: Annotated[str, typer.Option("--method", help="Restorer (see `methods`).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder: MASKS/<rel dir>/<stem>.*, nonzero = damaged.")] = None,
@@ -137,8 +137,8 @@ def restore(
 
 @app.command()
 def evaluate(
-    restored: Annotated[Path, typer.Argument(help="Folder of restored images.")],
-    reference: Annotated[Path, typer.Argument(help="Folder of clean references (same relative paths).")],
+    restored: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of restored images.")],
+    reference: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of clean references (same relative paths).")],
     out: Annotated[Path, typer.Option("--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder for in-hole scores.")] = None,
     workers: Workers = None,
@@ -167,7 +167,7 @@ def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: 
 
 @app.command()
 def benchmark(
-    archive: Annotated[Path, typer.Argument(help="Folder, .zip or .tar(.gz) of clean images.")],
+    archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of clean images.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,

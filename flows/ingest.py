@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows.runner import task_runner
-from flows.steps import default_workers, make_batches
+from flows.steps import batch_label, default_workers, make_batches
 from tasks.ingest import describe_files, stage_archive, write_manifest_task
 
 
@@ -22,7 +22,7 @@ def ingest_flow(archive: str, out_dir: str, workers: int | None = None) -> dict:
     root, files = stage_archive(archive, out_dir)
     batches = make_batches([{"rel": rel, "problem": problem} for rel, problem in files], workers)
     futures = [
-        describe_files.submit(root, [(j["rel"], j["problem"]) for j in batch], label=batch[0]["rel"] + (f"+{len(batch) - 1}" if len(batch) > 1 else ""))
+        describe_files.submit(root, [(j["rel"], j["problem"]) for j in batch], label=batch_label(batch))
         for batch in batches
     ]
     rows = [row for future in futures for row in future.result()]

@@ -43,7 +43,8 @@ def make_batches(jobs: list[dict], workers: int) -> list[list[dict]]:
     return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
 
-def _label(batch: list[dict]) -> str:
+def batch_label(batch: list[dict]) -> str:
+    """Task-run label: the batch's first file and how many follow."""
     first = batch[0]["rel"]
     return first if len(batch) == 1 else f"{first}+{len(batch) - 1}"
 
@@ -75,7 +76,7 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
     """
     logger = get_run_logger()
     batches = make_batches(jobs, workers)
-    futures = {task.submit(batch, label=_label(batch), **params): batch for batch in batches}
+    futures = {task.submit(batch, label=batch_label(batch), **params): batch for batch in batches}
     records: list[dict] = []
     rerun: list[list[dict]] = []
     for future in as_completed(list(futures)):
@@ -83,7 +84,7 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
         try:
             result = future.result()
         except Exception as exc:  # the task's own error, after its retries
-            logger.error("batch %s failed: %s", _label(batch), exc)
+            logger.error("batch %s failed: %s", batch_label(batch), exc)
             result = [{"path": j["rel"], "status": "failed", "error": f"{type(exc).__name__}: {exc}", **j.get("labels", {})} for j in batch]
         if any(r.get("status") == "ok" and "output" in r and not Path(r["output"]).exists() for r in result):
             rerun.append(batch)
@@ -92,8 +93,8 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
         if progress:
             progress.advance(len(batch))
     for batch in rerun:
-        logger.info("outputs of cached batch %s are missing: running it again", _label(batch))
-        result = task.with_options(refresh_cache=True)(batch, label=_label(batch), **params)
+        logger.info("outputs of cached batch %s are missing: running it again", batch_label(batch))
+        result = task.with_options(refresh_cache=True)(batch, label=batch_label(batch), **params)
         records.extend(result)
         if progress:
             progress.advance(len(batch))

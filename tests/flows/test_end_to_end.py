@@ -153,3 +153,19 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
     for mask in (tmp_path / "run1" / "damaged" / "holes" / "masks").rglob("*.png"):
         twin = tmp_path / "run2" / mask.relative_to(tmp_path / "run1")
         assert mask.read_bytes() == twin.read_bytes()
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    result = cli("restore", tmp_path / "nope", tmp_path / "out", "--method", "telea")
+    text = " ".join(result.output.replace("│", " ").split())  # undo rich's box and wrapping
+    assert result.exit_code == 2 and "does not exist" in text
+
+
+def test_ingest_cli_quarantines_and_names_the_bad_file(tmp_path, camera):
+    write_png(tmp_path / "arch" / "good.png", camera)
+    (tmp_path / "arch" / "bad.tif").write_bytes(b"II*\x00garbage")
+    result = cli("ingest", tmp_path / "arch", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "QUARANTINED bad.tif" in result.output
+    manifest = pd.read_parquet(tmp_path / "out" / "manifest.parquet")
+    assert dict(zip(manifest["path"], manifest["status"])) == {"bad.tif": "quarantined", "good.png": "ok"}
+    assert manifest.loc[manifest["path"] == "good.png", "item_id"].item().endswith(":0")
