@@ -26,7 +26,7 @@ from flows.steps import (
     table_records,
 )
 from restoration.registry import REGISTRY, RESTORER_KINDS
-from restoration.reports import BASELINE, per_image_table, summarise, summary_markdown
+from restoration.reports import BASELINE, summary_markdown
 from tasks.report import write_contact_sheet, write_report
 
 DEFAULT_DAMAGE = ("holes", "scratches", "gaussian")
@@ -135,8 +135,9 @@ def benchmark_flow(
     if sheet_path:
         paths["contact_sheet"] = sheet_path
 
-    per_image = per_image_table(rows)
-    summary = summarise(per_image, seed=seed)
+    # The report task already tabulated and bootstrapped: read its files back.
+    per_image = pd.read_parquet(paths["per_image_parquet"])
+    summary = pd.read_parquet(paths["summary_parquet"])
     create_table_artifact(key="benchmark-summary", table=table_records(summary), description="mean and 95 % interval per group")
     create_table_artifact(key="benchmark-per-image", table=table_records(per_image, limit=1000), description="per-image scores (first 1000)")
     create_markdown_artifact(key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {archive}"), description="benchmark report")

@@ -55,6 +55,17 @@ def pixel_range(image: np.ndarray, *, bit_depth: int | None = None) -> PixelRang
     return PixelRange(low, high if high > low else low + 1.0)
 
 
+def known_range(image: np.ndarray, damaged: np.ndarray) -> PixelRange:
+    """Value range of the pixels *not* marked in ``damaged`` (H, W).
+
+    Inpainters normalise by it: a CT slice uses a few thousand of int16's
+    65536 levels, and the known pixels say what a fill should span.
+    """
+    known = image[~np.asarray(damaged, bool)]
+    low, high = float(known.min()), float(known.max())
+    return PixelRange(low, high if high > low else low + 1.0)
+
+
 def to_unit(image: np.ndarray, prange: PixelRange) -> np.ndarray:
     """Map ``image`` to float64 in [0, 1] (``low`` -> 0, ``high`` -> 1)."""
     return (image.astype(np.float64) - prange.low) / prange.span

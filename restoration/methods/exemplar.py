@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from restoration.pixels import PixelRange, from_unit, to_unit
+from restoration.pixels import from_unit, known_range, to_unit
 
 
 def inpaint_exemplar(
@@ -66,11 +66,8 @@ def inpaint_exemplar(
     if hole0.all():
         raise ValueError("the mask covers the whole image: there is nothing to copy from")
 
-    # Normalise by the known pixels' range: a CT slice uses a few thousand of
-    # int16's levels, and float32 SSDs need the values spread over [0, 1].
-    known_values = image[~hole0]
-    low, high = float(known_values.min()), float(known_values.max())
-    prange = PixelRange(low, high if high > low else low + 1.0)
+    # float32 SSDs need the known values spread over [0, 1].
+    prange = known_range(image, hole0)
     unit = to_unit(image, prange).astype(np.float32)
     if unit.ndim == 2:
         unit = unit[..., None]

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic as _skimage_biharmonic
 
-from restoration.pixels import PixelRange, from_unit, pixel_range, to_unit
+from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
 
 
 def _mask_u8(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -64,9 +64,7 @@ def _via(image: np.ndarray, target: PixelRange, dtype, fill_plane, mask_u8: np.n
     The mapping spans the known pixels' own range, so that a CT slice using a
     few thousand of int16's 65536 levels keeps its precision.
     """
-    known = image[mask_u8 == 0]
-    low, high = float(known.min()), float(known.max())
-    prange = PixelRange(low, high if high > low else low + 1.0)
+    prange = known_range(image, mask_u8 != 0)
     mapped = from_unit(to_unit(image, prange), target, dtype)
     filled = _per_plane(mapped, fill_plane)
     return _keep_known(image, from_unit(to_unit(filled, target), prange, image.dtype), mask_u8)
