@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 OUT ?= demo-out
 
-.PHONY: install install-test demo test bench clean
+.PHONY: install install-test demo test bench models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/demo_benchmark.py
+
+# The shipped default models: trained by our own `train` command on images
+# from installed packages (never on ../shared/benchmarks). CPU budget: ~40 min.
+MODELS = restoration/learned/default_models
+TRAIN = $(BIN)/archive-restore train --data train-images --checkpoint-every 250 --validate-every 250
+models: install
+	$(BIN)/archive-restore package-images train-images
+	$(TRAIN) --task denoise --out $(MODELS)/cnn-denoise --steps 5000 --batch-size 16 --patch 64
+	$(TRAIN) --task sr --scale 2 --out $(MODELS)/cnn-sr-x2 --steps 2000 --batch-size 16 --patch 96
+	$(TRAIN) --task sr --scale 4 --out $(MODELS)/cnn-sr-x4 --steps 1500 --batch-size 16 --patch 128
+	$(TRAIN) --task vae --out $(MODELS)/vae --steps 1500 --batch-size 16 --patch 64
+	$(TRAIN) --task inpaint --out $(MODELS)/gan-inpaint --steps 1500 --batch-size 8 --patch 96 --lr 5e-4
+	rm -f $(MODELS)/*/checkpoint.pt
 
 clean:
 	rm -rf $(VENV) $(OUT) bench/out

@@ -118,7 +118,9 @@ def restore(
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder: MASKS/<rel dir>/<stem>.*, nonzero = damaged.")] = None,
     sigma: Annotated[Optional[float], typer.Option(help="Noise sigma on the 0-255 scale (estimated if absent).")] = None,
     radius: Annotated[Optional[float], typer.Option(help="Inpainting radius in pixels (telea, navier-stokes; default 5).")] = None,
-    scale: Annotated[Optional[int], typer.Option(help="Upscaling factor (bicubic, lanczos; default 2).")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Upscaling factor (bicubic, lanczos, cnn-sr; default 2).")] = None,
+    model: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="Model directory for a learned method (default: the shipped model).")] = None,
+    tile: Annotated[Optional[int], typer.Option(min=64, help="Tile size for learned methods (bounded memory; default 256).")] = None,
     workers: Workers = None,
 ) -> None:
     """Restore every image, keeping format, bit depth and metadata."""
@@ -126,7 +128,9 @@ def restore(
 
     _check(method, ("inpaint", "denoise", "upscale"))
     try:
-        options = REGISTRY.get(method).check_options({"sigma": sigma, "radius": radius, "scale": scale})
+        options = REGISTRY.get(method).check_options(
+            {"sigma": sigma, "radius": radius, "scale": scale, "model": str(model.resolve()) if model else None, "tile": tile}
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     from flows.restore import restore_flow
@@ -150,6 +154,62 @@ def evaluate(
     code = _report_failures(records, "evaluate")
     typer.echo(f"table: {out}")
     raise typer.Exit(code)
+
+
+@app.command("package-images")
+def package_images(
+    out: Annotated[Path, typer.Argument(help="Folder to write the images to.")],
+    which: Annotated[str, typer.Option("--set", help="training (for models) or held-out (for scoring them).")] = "training",
+) -> None:
+    """Write training or held-out images that ship inside installed packages (nothing is downloaded)."""
+    from restoration.learned.package_images import write_package_images
+
+    try:
+        paths = write_package_images(out, which=which)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"{len(paths)} images in {out}")
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr or vae.")],
+    data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Folder of training images.")],
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    self_supervised: Annotated[bool, typer.Option("--self-supervised", help="Learn from a damaged archive with no clean copies.")] = False,
+    masks: Annotated[Optional[Path], typer.Option(help="Damage masks of the training images (self-supervised inpainting).")] = None,
+    scale: Annotated[int, typer.Option(help="Super-resolution factor (2 or 4).")] = 2,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    patch: Annotated[int, typer.Option(min=16, help="Crop size (multiple of 8).")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of weights and batches.")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 500,
+    validate_every: Annotated[int, typer.Option(min=1)] = 500,
+) -> None:
+    """Train a learned restorer; OUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
+    from restoration.learned.modelfiles import ModelFileError
+    from restoration.learned.training import TrainingSettings
+
+    try:
+        settings = TrainingSettings(
+            task=task, steps=steps, batch_size=batch_size, patch=patch, lr=lr, seed=seed, device=device,
+            self_supervised=self_supervised, scale=scale, checkpoint_every=checkpoint_every, validate_every=validate_every,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    from flows.train import train_flow
+
+    command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
+    try:
+        card = train_flow(settings, str(data), str(out), masks_dir=str(masks) if masks else None, resume=resume, command=command)
+    except (ModelFileError, ValueError) as exc:
+        typer.echo(f"train: {exc}", err=True)
+        raise typer.Exit(1) from None
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in (card["validation"] or {}).items() if k != "step")
+    typer.echo(f"{card['restorer']}: {card['training']['steps_done']} steps, validation {scores}; model in {out}")
 
 
 def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None) -> dict:

@@ -16,6 +16,8 @@ from typing import Any
 #:   inpaint: func(image, mask, **options)
 #:   denoise: func(image, **options)      (sigma on the 0-255 scale)
 #:   upscale: func(image, **options)      (integer scale)
+#: Learned restorers also take ``model`` (a model directory; default: the
+#: shipped model) and ``tile`` (the largest square the network sees at once).
 RESTORER_KINDS = ("inpaint", "denoise", "upscale")
 KINDS = (*RESTORER_KINDS, "damage", "metric")
 
@@ -109,6 +111,7 @@ class Registry:
 def _builtin_entries() -> list[Entry]:
     from restoration import metrics
     from restoration.damage import simulate as dmg
+    from restoration.learned import restorers as learned
     from restoration.methods import denoise, exemplar, inpaint, upscale
 
     return [
@@ -118,15 +121,19 @@ def _builtin_entries() -> list[Entry]:
         Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, ("radius",), "Navier-Stokes, Bertalmio 2001 (OpenCV)"),
         Entry("fsr", "inpaint", inpaint.inpaint_fsr, ("quality",), "frequency-selective reconstruction (OpenCV xphoto)"),
         Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, ("patch_size", "search_radius"), "patch priority fill, Criminisi 2004"),
+        Entry("gan-inpaint", "inpaint", learned.inpaint_gan, ("model", "tile"), "gated-conv U-Net + PatchGAN, learned (Yu 2019)"),
+        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, ("model", "tile"), "convolutional VAE, learned (Kingma 2014)"),
         # denoising
         Entry("nlm", "denoise", denoise.denoise_nlm, ("sigma",), "non-local means (scikit-image)"),
         Entry("tv", "denoise", denoise.denoise_tv, ("sigma",), "total variation, Chambolle (scikit-image)"),
         Entry("wavelet", "denoise", denoise.denoise_wavelet, ("sigma",), "BayesShrink wavelets (scikit-image)"),
         Entry("bilateral", "denoise", denoise.denoise_bilateral, ("sigma",), "bilateral filter (scikit-image)"),
         Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d"),
+        Entry("cnn-denoise", "denoise", learned.denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)"),
         # upscaling
         Entry("bicubic", "upscale", upscale.upscale_bicubic, ("scale",), "bicubic interpolation (OpenCV)"),
         Entry("lanczos", "upscale", upscale.upscale_lanczos, ("scale",), "Lanczos-4 interpolation (OpenCV)"),
+        Entry("cnn-sr", "upscale", learned.upscale_cnn, ("scale", "model", "tile"), "small EDSR + sub-pixel output, learned (Lim 2017)"),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, ("ratio",), "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, ("ratio",), "thin bright/dark curved scratches", repaired_by="inpaint"),

@@ -39,6 +39,9 @@ def file_cache_key(context, parameters: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(f"{context.task.name}\0{__version__}\0".encode())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    model = (parameters.get("options") or {}).get("model")
+    if model:  # a retrained model in the same directory invalidates the cache
+        digest.update(f"model={fingerprint(os.path.join(model, 'weights.pt'))};".encode())
     for job in parameters.get("jobs", []):
         for key in INPUT_KEYS:
             digest.update(f"{key}={fingerprint(job.get(key))};".encode())

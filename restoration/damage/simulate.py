@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from restoration.pixels import PixelRange, from_unit, pixel_range, to_unit
 
@@ -264,13 +265,22 @@ def _jpeg_round_trip(plane: np.ndarray, quality: int) -> np.ndarray:
 
 
 def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """Bicubic downscaling by ``scale`` (the smaller image is the damaged one).
+    """Antialiased bicubic downscaling by ``scale`` (the smaller image is the damaged one).
 
-    The mask is at the original resolution and all True. ``rng`` is unused.
+    Pillow's bicubic resampling widens the kernel by the factor, as MATLAB's
+    ``imresize`` does, which is how the published super-resolution test sets
+    (Set5, Set14) were made. The mask is at the original resolution and all
+    True. ``rng`` is unused.
     """
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale}")
     h, w = image.shape[:2]
-    size = (max(1, w // scale), max(1, h // scale))
+    size = (max(1, w // int(scale)), max(1, h // int(scale)))
     unit, prange = _unit(image)
-    small = cv2.resize(unit.astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
+    planes = unit.reshape(h, w, -1).astype(np.float32)
+    small = np.stack(
+        [np.asarray(Image.fromarray(planes[..., c], mode="F").resize(size, Image.Resampling.BICUBIC)) for c in range(planes.shape[2])],
+        axis=2,
+    )
     small = small.reshape(size[::-1] + unit.shape[2:])
     return from_unit(small, prange, image.dtype), _full(image)

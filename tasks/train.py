@@ -1,0 +1,36 @@
+"""Training task: one model, with a progress artifact that moves as steps finish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.runtime import task_run
+
+from restoration.learned.training import CHECKPOINT, TrainingSettings, TrainingState, train_model
+
+
+@task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5)
+def train_model_task(settings: TrainingSettings, data_dir: str, out_dir: str, masks_dir: str | None, resume: bool, command: str) -> dict:
+    """Train and write the model directory; a retry resumes from the last checkpoint."""
+    logger = get_run_logger()
+    if task_run.run_count > 1 and (Path(out_dir) / CHECKPOINT).exists():
+        logger.warning("retrying: resuming from %s", Path(out_dir) / CHECKPOINT)
+        resume = True
+    artifact = create_progress_artifact(progress=0.0, key=f"train-{settings.task}-progress", description=f"train {settings.task}: steps done")
+
+    def progress(state: TrainingState, s: TrainingSettings) -> None:
+        update_progress_artifact(artifact, progress=100.0 * state.step / s.steps)
+        last = state.history[-1]
+        val = state.validations[-1] if state.validations else {}
+        logger.info(
+            "step %d/%d loss %.5f lr %.2e %s",
+            state.step,
+            s.steps,
+            last["loss"],
+            last["lr"],
+            " ".join(f"val_{k} {v:.3f}" for k, v in val.items() if k != "step"),
+        )
+
+    return train_model(settings, data_dir, out_dir, masks_dir=masks_dir, resume=resume, command=command, progress=progress)
