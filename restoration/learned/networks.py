@@ -68,14 +68,13 @@ class Denoiser(nn.Module):
     def __init__(self, *, width: int = 64, depth: int = 12):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(5, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):  # conv-BN-ReLU, as in DnCNN: a plain deep ReLU stack trains unstably
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(width, 4, 3, padding=1))
         self.body = nn.Sequential(*layers)
-        for layer in self.body[:-1]:  # He init: a plain ReLU stack this deep vanishes with torch's default
+        for layer in self.body[:-1]:
             if isinstance(layer, nn.Conv2d):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                nn.init.zeros_(layer.bias)
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
 

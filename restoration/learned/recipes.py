@@ -215,30 +215,39 @@ def _inpaint_batch(images, *, seed, step, batch_size, patch, self_supervised):
     return {"target": np.stack(clean), "mask": np.stack(holes).astype(np.float32), "trusted": np.stack(trusted)}
 
 
-def _inpaint_validation(crops):
-    items = []
-    for crop, rng in crops:
-        _, mask = simulate_holes(np.zeros(crop.shape, np.uint8), ratio=VALIDATION_HOLE_RATIO, rng=rng)
-        items.append({"target": crop, "mask": mask.astype(np.float32)})
-    return items
+@dataclass
+class HoleFillingRecipe(Recipe):
+    """Shared validation of the inpainting recipes: hole PSNR on fixed crops with fixed holes."""
 
+    def fill(self, net, damaged: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-def _inpaint_scores(outputs, items):
-    rows = []
-    for out, item in zip(outputs, items):
-        hole = item["mask"] > 0.5
-        rows.append(
-            {
-                "hole_psnr": hole_psnr(item["target"], out, hole, data_range=1.0),
-                "psnr": psnr(item["target"], out, data_range=1.0),
-                "ssim": ssim(item["target"], out, data_range=1.0),
-            }
-        )
-    return _mean_scores(rows)
+    def validation_set(self, images, *, seed):
+        items = []
+        for crop, rng in self._crops(images, seed):
+            _, mask = simulate_holes(np.zeros(crop.shape, np.uint8), ratio=VALIDATION_HOLE_RATIO, rng=rng)
+            items.append({"target": crop, "mask": mask.astype(np.float32)})
+        return items
+
+    @torch.no_grad()
+    def validate(self, net, items, device):
+        rows = []
+        for item in items:
+            target, mask = _tensor(item["target"][None]).to(device), _tensor(item["mask"][None]).to(device)
+            out = self.fill(net, target * (1 - mask), mask).clamp(0, 1)[0, 0].float().cpu().numpy()
+            hole = item["mask"] > 0.5
+            rows.append(
+                {
+                    "hole_psnr": hole_psnr(item["target"], out, hole, data_range=1.0),
+                    "psnr": psnr(item["target"], out, data_range=1.0),
+                    "ssim": ssim(item["target"], out, data_range=1.0),
+                }
+            )
+        return _mean_scores(rows)
 
 
 @dataclass
-class InpaintRecipe(Recipe):
+class InpaintRecipe(HoleFillingRecipe):
     """Gated-convolution generator against a spectral-norm PatchGAN.
 
     Generator loss: L1 in the hole (weight ``hole_weight``) and outside it,
@@ -295,20 +304,12 @@ class InpaintRecipe(Recipe):
         _optimise(optimizers["net"], g_loss)
         return {"loss": g_loss.item(), "l1_hole": l1_hole.item(), "d_loss": d_loss.item(), "adversarial": adversarial.item()}
 
-    def validation_set(self, images, *, seed):
-        return _inpaint_validation(self._crops(images, seed))
-
-    @torch.no_grad()
-    def validate(self, net, items, device):
-        outputs = []
-        for item in items:
-            target, mask = _tensor(item["target"][None]).to(device), _tensor(item["mask"][None]).to(device)
-            outputs.append(net(target * (1 - mask), mask).clamp(0, 1)[0, 0].float().cpu().numpy())
-        return _inpaint_scores(outputs, items)
+    def fill(self, net, damaged: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return net(damaged, mask)
 
 
 @dataclass
-class VAERecipe(Recipe):
+class VAERecipe(HoleFillingRecipe):
     """Convolutional VAE: reconstruction (Gaussian, std ``recon_std``) + KL.
 
     Half the crops get holes, so the encoder learns to encode damaged images
@@ -341,18 +342,9 @@ class VAERecipe(Recipe):
         _optimise(optimizers["net"], loss)
         return {"loss": loss.item(), "recon": recon_loss.item() / target[0].numel(), "kl": kl.item() / target[0].numel()}
 
-    def validation_set(self, images, *, seed):
-        return _inpaint_validation(self._crops(images, seed))
-
-    @torch.no_grad()
-    def validate(self, net, items, device):
-        outputs = []
-        for item in items:
-            target, mask = _tensor(item["target"][None]).to(device), _tensor(item["mask"][None]).to(device)
-            mu, _ = net.encode(target * (1 - mask), mask)
-            decoded = net.decode(mu)
-            outputs.append(torch.where(mask > 0.5, decoded, target)[0, 0].float().cpu().numpy())
-        return _inpaint_scores(outputs, items)
+    def fill(self, net, damaged: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mu, _ = net.encode(damaged, mask)
+        return torch.where(mask > 0.5, net.decode(mu), damaged)
 
 
 def recipe_for(task: str, *, scale: int = 2) -> Recipe:

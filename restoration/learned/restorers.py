@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from restoration.learned.modelfiles import ModelFileError, cached_model, default_model_dir
 from restoration.learned.networks import fill_from_known
+from restoration.methods.inpaint import hole_of
 from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
 
 DEFAULT_TILE = 256
@@ -127,17 +128,19 @@ def denoise_cnn(image: np.ndarray, *, sigma: float | None = None, model: os.Path
     """
     from restoration.methods.denoise import estimate_noise_sigma
 
-    net, _ = _model(model, "cnn-denoise", "denoise")
     prange = pixel_range(image)
     unit = to_unit(image, prange)
-    planes = []
-    with torch.inference_mode():
-        for plane in _channels(unit):
-            s = estimate_noise_sigma(plane) if sigma is None else float(sigma)
-            level = torch.full((1,), s / 255.0, device=_device())
-            out = run_tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple)
-            planes.append(out[0, 0].cpu().numpy())
+    planes = [denoise_cnn_unit(p, sigma=estimate_noise_sigma(p) if sigma is None else sigma, model=model, tile=tile) for p in _channels(unit)]
     return from_unit(_stack(planes, unit), prange, image.dtype)
+
+
+def denoise_cnn_unit(plane: np.ndarray, *, sigma: float, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+    """:func:`denoise_cnn` on one float plane on the [0, 1] scale, unclipped (the benchmark protocol's form)."""
+    net, _ = _model(model, "cnn-denoise", "denoise")
+    level = torch.full((1,), float(sigma) / 255.0, device=_device())
+    with torch.inference_mode():
+        out = run_tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple)
+    return out[0, 0].cpu().numpy().astype(np.float64)
 
 
 def upscale_cnn(image: np.ndarray, *, scale: int = 2, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE // 2) -> np.ndarray:
@@ -179,13 +182,9 @@ def upscale_cnn(image: np.ndarray, *, scale: int = 2, model: os.PathLike | str |
 
 
 def _inpaint(image: np.ndarray, mask: np.ndarray, run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], multiple: int, tile: int) -> np.ndarray:
-    hole = np.asarray(mask, bool)
-    if hole.shape != image.shape[:2]:
-        raise ValueError(f"mask is {hole.shape}, image is {image.shape[:2]}")
+    hole = hole_of(image, mask)
     if not hole.any():
         return image.copy()
-    if hole.all():
-        raise ValueError("the mask covers the whole image: nothing known to inpaint from")
     prange: PixelRange = known_range(image, hole)
     unit = np.clip(to_unit(image, prange), 0.0, 1.0)
     m = _plane_tensor(hole.astype(np.float32))

@@ -92,14 +92,23 @@ def learning_rate(settings: TrainingSettings, step: int) -> float:
 
 
 def ema_model(net: torch.nn.Module, decay: float) -> AveragedModel:
-    """EMA of ``net`` whose decay ramps up as ``min(decay, (1+n)/(10+n))`` so short runs are not stuck at init."""
+    """EMA of ``net``'s parameters and float buffers (batch-norm statistics).
+
+    The decay ramps up as ``min(decay, (1+n)/(10+n))`` so that short runs
+    are not stuck near the initial weights; integer buffers are copied.
+    """
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
         d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
-        torch._foreach_lerp_(averaged, current, 1.0 - d)
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():
+                a.copy_(c)
 
-    return AveragedModel(net, multi_avg_fn=update)
+    return AveragedModel(net, multi_avg_fn=update, use_buffers=True)
 
 
 def _step_seed(seed: int, step: int) -> int:

@@ -57,11 +57,11 @@ def denoise_nlm(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     Buades, Coll and Morel, "A non-local algorithm for image denoising",
     CVPR 2005.
     """
-    return _run(
-        image,
-        sigma,
-        lambda u, s, ax: _nl_means(u, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=ax),
-    )
+    return _run(image, sigma, _nlm_unit)
+
+
+def _nlm_unit(u, s, ax):
+    return _nl_means(u, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=ax)
 
 
 def denoise_tv(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
@@ -119,17 +119,29 @@ def denoise_bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray
     Dabov, Foi, Katkovnik and Egiazarian, "Image Denoising by Sparse 3-D
     Transform-Domain Collaborative Filtering", IEEE TIP 16(8), 2007.
     """
+    return _run(image, sigma, _bm3d_unit)
+
+
+def _bm3d_unit(u, s, ax):
     import bm3d
 
-    def run(u, s, ax):
-        with _BM3D_LOCK:
-            return run_unlocked(u, s)
-
-    def run_unlocked(u, s):
+    with _BM3D_LOCK:
         if u.ndim == 3 and u.shape[2] == 3:
             return bm3d.bm3d_rgb(u, s)
         if u.ndim == 3:
             return np.stack([bm3d.bm3d(u[..., c], s) for c in range(u.shape[2])], axis=2)
         return bm3d.bm3d(u, s)
 
-    return _run(image, sigma, run)
+
+def denoise_unit(name: str, unit: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Denoise a float image on the [0, 1] scale (values may leave it), unclipped.
+
+    The benchmark protocol of the published Set12/BSD68 tables (noise added
+    to [0, 1] floats and not clipped) needs the algorithms without the
+    integer round trip of the public functions; this runs the same code.
+    ``sigma`` is on the 0-255 scale. ``name`` is ``nlm`` or ``bm3d``.
+    """
+    runs = {"nlm": _nlm_unit, "bm3d": _bm3d_unit}
+    if name not in runs:
+        raise ValueError(f"no unit-scale denoiser {name!r}; choose from: {', '.join(runs)}")
+    return runs[name](np.asarray(unit, np.float64), max(float(sigma), 1e-4) / 255.0, -1 if unit.ndim == 3 else None)

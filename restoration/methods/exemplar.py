@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from restoration.methods.inpaint import hole_of
 from restoration.pixels import from_unit, known_range, to_unit
 
 
@@ -58,13 +59,9 @@ def inpaint_exemplar(
     """
     if patch_size < 3 or patch_size % 2 == 0:
         raise ValueError(f"patch_size must be odd and at least 3, got {patch_size}")
-    hole0 = np.asarray(mask) != 0
-    if hole0.shape != image.shape[:2]:
-        raise ValueError(f"mask shape {hole0.shape} does not match image shape {image.shape[:2]}")
+    hole0 = hole_of(image, mask)
     if not hole0.any():
         return image.copy()
-    if hole0.all():
-        raise ValueError("the mask covers the whole image: there is nothing to copy from")
 
     # float32 SSDs need the known values spread over [0, 1].
     prange = known_range(image, hole0)

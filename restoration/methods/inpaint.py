@@ -14,6 +14,20 @@ from skimage.restoration import inpaint_biharmonic as _skimage_biharmonic
 from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
 
 
+def hole_of(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` as a bool (H, W) hole, checked against ``image``.
+
+    Raises ValueError when the shapes differ or the hole covers everything
+    (nothing is known to fill from).
+    """
+    hole = np.asarray(mask) != 0
+    if hole.shape != image.shape[:2]:
+        raise ValueError(f"mask shape {hole.shape} does not match image shape {image.shape[:2]}")
+    if hole.all():
+        raise ValueError("the mask covers the whole image: there is nothing known to fill from")
+    return hole
+
+
 def _mask_u8(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.shape != image.shape[:2]:

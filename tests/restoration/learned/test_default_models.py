@@ -1,0 +1,64 @@
+"""The shipped default models: small, documented, made by our own train command, and better than the damage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from restoration.damage.simulate import simulate_downscale, simulate_holes
+from restoration.learned.modelfiles import DEFAULT_MODELS, load_model
+from restoration.metrics import hole_psnr, psnr
+from restoration.registry import REGISTRY
+
+SHIPPED = {"cnn-denoise": "denoise", "cnn-sr-x2": "sr", "cnn-sr-x4": "sr", "gan-inpaint": "inpaint", "vae": "vae"}
+
+
+def test_every_default_model_is_shipped_small_and_documented():
+    total = 0
+    for name, task in SHIPPED.items():
+        directory = DEFAULT_MODELS / name
+        net, card = load_model(directory, task=task)
+        total += sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+        assert not (directory / "checkpoint.pt").exists()  # resumable state is not shipped
+        training = card["training"]
+        assert training["complete"] and training["steps_done"] == training["settings"]["steps"]
+        assert training["command"].startswith("archive-restore train ") and "--data train-images" in training["command"]
+        assert card["data"]["root"] == "train-images" and card["data"]["validation_held_out"]
+        assert len(card["data"]["manifest_sha256"]) == 64
+        assert card["validation"] is not None
+    assert total < 20 * 2**20
+
+
+def test_training_and_held_out_images_share_nothing_and_avoid_the_demo():
+    from restoration.learned.package_images import HELD_OUT_SKIMAGE, TRAINING_SKIMAGE
+
+    assert not set(TRAINING_SKIMAGE) & set(HELD_OUT_SKIMAGE)
+    assert {"camera", "astronaut", "coins", "moon", "page", "text", "clock"} <= set(HELD_OUT_SKIMAGE)
+
+
+def test_default_cnn_denoise_beats_nlm_on_a_held_out_photo(camera):
+    rng = np.random.default_rng(0)
+    noisy = np.clip(camera + rng.normal(0, 25, camera.shape), 0, 255).astype(np.uint8)
+    ours = REGISTRY.get("cnn-denoise").func(noisy, sigma=25)
+    nlm = REGISTRY.get("nlm").func(noisy, sigma=25)
+    blind = REGISTRY.get("cnn-denoise").func(noisy)  # sigma estimated
+    p = {name: psnr(camera, out, data_range=255) for name, out in [("noisy", noisy), ("ours", ours), ("nlm", nlm), ("blind", blind)]}
+    assert p["ours"] > p["nlm"] > p["noisy"] + 5, p
+    assert p["blind"] > p["noisy"] + 5, p
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_default_cnn_sr_beats_bicubic(scale, camera):
+    small, _ = simulate_downscale(camera, scale=scale)
+    ours = REGISTRY.get("cnn-sr").func(small, scale=scale)
+    bicubic = REGISTRY.get("bicubic").func(small, scale=scale)
+    b = scale
+    assert psnr(camera[b:-b, b:-b], ours[b:-b, b:-b], data_range=255) > psnr(camera[b:-b, b:-b], bicubic[b:-b, b:-b], data_range=255) + 0.3
+
+
+@pytest.mark.parametrize("method", ["gan-inpaint", "vae-inpaint"])
+def test_default_inpainters_fill_holes_better_than_leaving_them(method, camera):
+    damaged, mask = simulate_holes(camera, ratio=(0.3, 0.4), rng=5)
+    out = REGISTRY.get(method).func(damaged, mask)
+    assert hole_psnr(camera, out, mask, data_range=255) > hole_psnr(camera, damaged, mask, data_range=255) + 10
+    assert np.array_equal(out[~mask], camera[~mask])
