@@ -140,6 +140,11 @@ class GatedConv(nn.Module):
     def __init__(self, cin: int, cout: int, *, stride: int = 1, dilation: int = 1):
         super().__init__()
         self.conv = nn.Conv2d(cin, 2 * cout, 3, stride=stride, padding=dilation, dilation=dilation)
+        # He init and gates that start mostly open (sigmoid(2) = 0.88): with torch's
+        # defaults the signal fades through the stack and the generator barely trains.
+        nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")
+        nn.init.zeros_(self.conv.bias[:cout])
+        nn.init.constant_(self.conv.bias[cout:], 2.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features, gate = self.conv(x).chunk(2, dim=1)
