@@ -11,7 +11,12 @@ from prefect.runtime import task_run
 from restoration.learned.training import CHECKPOINT, TrainingSettings, TrainingState, train_model
 
 
-@task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5)
+def _retry_unless_refused(task, task_run, state) -> bool:
+    """Retry crashes and I/O errors; a refusal (bad data, checkpoint rules) would only fail again."""
+    return not isinstance(state.result(raise_on_failure=False), ValueError)
+
+
+@task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_refused)
 def train_model_task(settings: TrainingSettings, data_dir: str, out_dir: str, masks_dir: str | None, resume: bool, command: str) -> dict:
     """Train and write the model directory; a retry resumes from the last checkpoint."""
     logger = get_run_logger()

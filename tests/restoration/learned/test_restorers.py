@@ -18,12 +18,12 @@ def holes(shape, seed=0):
 
 
 @pytest.mark.parametrize("method", ["cnn-denoise", "cnn-sr", "gan-inpaint", "vae-inpaint"])
-def test_tiled_equals_untiled_within_tolerance(method, model_dirs, camera):
+def test_tiled_equals_untiled_within_tolerance(method, camera):
+    """With the shipped (trained) models: seams from tiling stay within a grey level or two."""
     entry = REGISTRY.get(method)
-    task = {"cnn-denoise": "denoise", "cnn-sr": "sr", "gan-inpaint": "inpaint", "vae-inpaint": "vae"}[method]
     image = np.ascontiguousarray(np.vstack([camera, camera[:40]])[:, :120])  # 168 x 120: not a tile multiple
     args = (image, holes(image.shape)) if entry.kind == "inpaint" else (image,)
-    opts = {"model": model_dirs[task]}
+    opts = {}
     whole = entry.func(*args, **opts, tile=512).astype(float)
     tiled = entry.func(*args, **opts, tile=64).astype(float)
     assert whole.shape == tiled.shape
