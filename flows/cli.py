@@ -248,7 +248,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     workers: Workers = None,
 ) -> None:
-    """Build a demo archive from images inside installed packages and benchmark every classical method on it."""
+    """Build a demo archive from images inside installed packages and benchmark every method (classical and learned) on it."""
     from restoration.demo import EXPECTED_QUARANTINE, build_demo_archive
 
     archive = build_demo_archive(out)
