@@ -91,12 +91,11 @@ def run_tiled(
     th, tw = min(tile, H), min(tile, W)
     out = torch.zeros((1, 1, H * scale, W * scale), device=inputs[0].device)
     weight = torch.zeros_like(out)
+    ramp = (_ramp(th, overlap if H > th else 0, scale)[:, None] * _ramp(tw, overlap if W > tw else 0, scale)[None, :]).to(out.device)
     for y in _starts(H, th, overlap):
         for x in _starts(W, tw, overlap):
             pieces = [t[..., y : y + th, x : x + tw] for t in inputs]
             result = fn(*pieces).float()
-            ramp = _ramp(th, overlap if H > th else 0, scale)[:, None] * _ramp(tw, overlap if W > tw else 0, scale)[None, :]
-            ramp = ramp.to(out.device)
             out[..., y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += result * ramp
             weight[..., y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += ramp
     return (out / weight)[..., : h * scale, : w * scale]
