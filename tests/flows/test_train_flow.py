@@ -57,3 +57,12 @@ def test_restore_with_a_trained_model_through_the_cli(tmp_path, data, camera):
     assert (tmp_path / "restored" / "camera.png").exists()
     bad = cli("restore", tmp_path / "noisy", tmp_path / "r2", "--method", "telea", "--model", out)
     assert bad.exit_code != 0 and "does not take model" in bad.output
+
+
+def test_package_images_writes_the_held_out_set_and_refuses_unknown_sets(tmp_path):
+    result = cli("package-images", tmp_path / "held", "--set", "held-out")
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (tmp_path / "held").rglob("*.png")}
+    assert {"camera.png", "astronaut.png", "page.png"} <= names and "chelsea.png" not in names
+    bad = cli("package-images", tmp_path / "x", "--set", "benchmarks")
+    assert bad.exit_code != 0 and "unknown image set" in bad.output
