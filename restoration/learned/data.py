@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restoration.io import UnreadableImageError, find_mask, list_files, read_image_file, read_mask_file
+from restoration.io import UnreadableImageError, file_sha256, find_mask, list_files, read_image_file, read_mask_file
 from restoration.pixels import pixel_range, to_unit
 
 #: ITU-R BT.601 luma weights (what the super-resolution literature calls Y).
@@ -35,7 +35,7 @@ def to_gray_unit(frame: np.ndarray, *, bit_depth: int | None = None) -> np.ndarr
     """A frame as float32 gray in [0, 1] (luma for colour; alpha dropped)."""
     unit = to_unit(frame, pixel_range(frame, bit_depth=bit_depth))
     if unit.ndim == 3:
-        unit = unit[..., :3] @ LUMA[: min(3, unit.shape[2])] if unit.shape[2] >= 3 else unit[..., 0]
+        unit = unit[..., :3] @ LUMA if unit.shape[2] >= 3 else unit[..., 0]
     return np.clip(unit, 0.0, 1.0).astype(np.float32)
 
 
@@ -57,7 +57,7 @@ def load_training_images(root: os.PathLike | str, *, masks_dir: os.PathLike | st
         if problem:
             continue
         try:
-            row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+            row["sha256"] = file_sha256(path)
             image = read_image_file(path)
             masks = None
             if masks_dir is not None:
@@ -103,15 +103,32 @@ def batch_rng(seed: int, step: int, stream: str = "data") -> np.random.Generator
     return np.random.default_rng([int(seed), int(step), tag])
 
 
-def random_patch(images: list[TrainingImage], size: int, rng: np.random.Generator, *, augment: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """A random ``size`` x ``size`` crop (flipped and rotated by 90° at random).
+class PatchSampler:
+    """Random crops of a set of images, each picked with probability proportional to its area.
 
-    Images are picked with probability proportional to their area; one
-    smaller than ``size`` is reflect-padded. Returns the crop and the matching
-    crop of the image's own damage mask (or None).
+    The probabilities are computed once, not per crop (an archive can hold
+    many images).
     """
-    areas = np.array([im.plane.size for im in images], float)
-    image = images[rng.choice(len(images), p=areas / areas.sum())]
+
+    def __init__(self, images: list[TrainingImage]):
+        areas = np.array([im.plane.size for im in images], float)
+        self.images, self.p = images, areas / areas.sum()
+
+    def crop(self, size: int, rng: np.random.Generator, *, augment: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """A ``size`` x ``size`` crop (flipped and rotated by 90° at random) and its damage-mask crop or None.
+
+        An image smaller than ``size`` is reflect-padded.
+        """
+        return _crop(self.images[rng.choice(len(self.images), p=self.p)], size, rng, augment)
+
+
+def random_patches(images: list[TrainingImage], count: int, size: int, rng: np.random.Generator, *, augment: bool = True) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """``count`` crops from :class:`PatchSampler` (with their damage-mask crops)."""
+    sampler = PatchSampler(images)
+    return [sampler.crop(size, rng, augment=augment) for _ in range(count)]
+
+
+def _crop(image: TrainingImage, size: int, rng: np.random.Generator, augment: bool) -> tuple[np.ndarray, np.ndarray | None]:
     plane, damaged = image.plane, image.damaged
     h, w = plane.shape
     if h < size or w < size:

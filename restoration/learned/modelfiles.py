@@ -9,7 +9,6 @@ anything that is not a plain mapping of names to tensors is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from restoration.io import atomic_write
+from restoration.io import atomic_write, file_sha256
 from restoration.learned.networks import build_network
 
 WEIGHTS = "weights.pt"
@@ -61,10 +60,6 @@ def check_state_dict(state, path: os.PathLike | str) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise ModelFileError(f"{path}: not a plain state dict (a mapping of parameter names to tensors)")
     return state
-
-
-def file_sha256(path: os.PathLike | str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_model(directory: os.PathLike | str, net: torch.nn.Module, card: dict) -> dict:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from restoration.damage.simulate import simulate_downscale, simulate_holes
-from restoration.learned.data import TrainingImage, batch_rng, random_patch
+from restoration.learned.data import PatchSampler, TrainingImage, batch_rng, random_patches
 from restoration.metrics import hole_psnr, psnr, ssim
 
 #: Hole ratios drawn for training masks (wide, so every benchmark bin is seen).
@@ -73,7 +73,7 @@ class Recipe:
 
     def _crops(self, images: list[TrainingImage], seed: int) -> list[tuple[np.ndarray, np.random.Generator]]:
         rng = batch_rng(seed, 0, f"validation-{self.task}")
-        return [(random_patch(images, VALIDATION_SIZE, rng, augment=False)[0], rng) for _ in range(VALIDATION_CROPS)]
+        return [(crop, rng) for crop, _ in random_patches(images, VALIDATION_CROPS, VALIDATION_SIZE, rng, augment=False)]
 
 
 def _optimise(optimizer, loss: torch.Tensor) -> None:
@@ -111,7 +111,7 @@ class DenoiseRecipe(Recipe):
 
     def batch(self, images, *, seed, step, batch_size, patch, self_supervised):
         rng = batch_rng(seed, step)
-        clean = np.stack([random_patch(images, patch, rng)[0] for _ in range(batch_size)])
+        clean = np.stack([crop for crop, _ in random_patches(images, batch_size, patch, rng)])
         if self_supervised:
             return self._blind_spot(clean, rng)
         sigma = rng.uniform(*self.sigma_range, size=batch_size) / 255.0
@@ -172,7 +172,7 @@ class SuperResolutionRecipe(Recipe):
             raise ValueError("super-resolution has no self-supervised mode (it needs high-resolution images)")
         rng = batch_rng(seed, step)
         size = patch - patch % self.scale
-        clean = np.stack([random_patch(images, size, rng)[0] for _ in range(batch_size)])
+        clean = np.stack([crop for crop, _ in random_patches(images, batch_size, size, rng)])
         small = np.stack([simulate_downscale(c, scale=self.scale)[0] for c in clean])
         return {"input": small, "target": clean}
 
@@ -204,9 +204,10 @@ def _inpaint_batch(images, *, seed, step, batch_size, patch, self_supervised):
     covers only pixels that are not marked damaged.
     """
     rng = batch_rng(seed, step)
+    sampler = PatchSampler(images)
     clean, holes, trusted = [], [], []
     for _ in range(batch_size):
-        crop, damaged = random_patch(images, patch, rng)
+        crop, damaged = sampler.crop(patch, rng)
         hole = hole_mask(patch, rng)
         known = np.ones_like(crop) if (damaged is None or not self_supervised) else (~damaged).astype(np.float32)
         clean.append(crop)
