@@ -16,10 +16,26 @@ import typer
 
 # No network here: keep the local Prefect server from trying to send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The library's own log records (logger "restoration") reach the Prefect UI too.
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "restoration")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
 
-Workers = Annotated[Optional[int], typer.Option(help="Worker threads (default: CPU cores).", min=1)]
+Workers = Annotated[Optional[int], typer.Option(help="Worker threads or local Dask processes (default: CPU cores).", min=1)]
+TaskRunner = Annotated[str, typer.Option("--task-runner", help="threads, or dask (a LocalCluster unless --dask-address is given).")]
+DaskAddress = Annotated[Optional[str], typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")]
+
+
+def _runner(flow, workers: int | None, task_runner: str, dask_address: str | None):
+    """``flow`` on the chosen task runner (a bad choice is a usage error)."""
+    from flows.runner import with_runner
+
+    if dask_address and task_runner == "threads":
+        task_runner = "dask"  # an address can only mean a Dask cluster
+    try:
+        return with_runner(flow, workers=workers, kind=task_runner, dask_address=dask_address)
+    except (ValueError, ImportError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--task-runner") from None
 
 
 def _parse_ratio(text: str | None) -> tuple[float, float] | None:
@@ -37,9 +53,12 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _report_failures(records: list[dict], what: str) -> int:
+    from flows.steps import run_counts
+
     failed = [r for r in records if r.get("status") != "ok"]
+    counts = run_counts(records)
     ok = len(records) - len(failed)
-    typer.echo(f"{what}: {ok} ok, {len(failed)} failed")
+    typer.echo(f"{what}: {ok} ok ({counts['new']} new, {counts['changed']} changed, {counts['skipped']} skipped), {len(failed)} failed")
     for record in failed:
         typer.echo(f"FAILED {record['path']}: {record.get('error', '')}", err=True)
     return 1 if failed else 0
@@ -70,11 +89,13 @@ def ingest(
     archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the manifest.")],
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """Read an archive and write manifest.parquet and manifest.csv."""
     from flows.ingest import ingest_flow
 
-    result = ingest_flow(str(archive), str(out), workers=workers)
+    result = _runner(ingest_flow, workers, task_runner, dask_address)(str(archive), str(out), workers=workers)
     rows = result["rows"]
     quarantined = [r for r in rows if r["status"] != "ok"]
     typer.echo(f"{len(rows) - len(quarantined)} items ok, {len(quarantined)} files quarantined; manifest: {result['manifest'][1]}")
@@ -94,6 +115,8 @@ def damage(
     quality: Annotated[Optional[int], typer.Option(help="JPEG quality for --kind jpeg.")] = None,
     scale: Annotated[Optional[int], typer.Option(help="Factor for --kind downscale.")] = None,
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """Simulate damage: writes OUTPUT/<rel> and OUTPUT/masks/<rel>.png."""
     from restoration.registry import REGISTRY
@@ -106,7 +129,8 @@ def damage(
         raise typer.BadParameter(str(exc)) from None
     from flows.simulate_damage import simulate_damage_flow
 
-    records = simulate_damage_flow(str(input), str(output), kind, seed=seed, options=options, workers=workers)
+    flow = _runner(simulate_damage_flow, workers, task_runner, dask_address)
+    records = flow(str(input), str(output), kind, seed=seed, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"damage {kind}"))
 
 
@@ -122,8 +146,14 @@ def restore(
     model: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="Model directory for a learned method (default: the shipped model).")] = None,
     tile: Annotated[Optional[int], typer.Option(min=64, help="Tile size for learned methods (bounded memory; default 256).")] = None,
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
-    """Restore every image, keeping format, bit depth and metadata."""
+    """Restore every image, keeping format, bit depth and metadata.
+
+    Files restored before with the same content, method, options and model
+    are skipped; a run that was interrupted finishes the rest.
+    """
     from restoration.registry import REGISTRY
 
     _check(method, ("inpaint", "denoise", "upscale"))
@@ -135,7 +165,8 @@ def restore(
         raise typer.BadParameter(str(exc)) from None
     from flows.restore import restore_flow
 
-    records = restore_flow(str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
+    flow = _runner(restore_flow, workers, task_runner, dask_address)
+    records = flow(str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"restore {method}"))
 
 
@@ -146,11 +177,13 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder for in-hole scores.")] = None,
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """PSNR and SSIM, whole image and inside the mask, per image."""
     from flows.evaluate import evaluate_flow
 
-    records = evaluate_flow(str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
+    records = _runner(evaluate_flow, workers, task_runner, dask_address)(str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
     code = _report_failures(records, "evaluate")
     typer.echo(f"table: {out}")
     raise typer.Exit(code)
@@ -188,6 +221,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of weights and batches.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 500,
     validate_every: Annotated[int, typer.Option(min=1)] = 500,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """Train a learned restorer; OUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
     from restoration.learned.modelfiles import ModelFileError
@@ -204,7 +239,7 @@ def train(
 
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
     try:
-        card = train_flow(settings, str(data), str(out), masks_dir=str(masks) if masks else None, resume=resume, command=command)
+        card = _runner(train_flow, 1, task_runner, dask_address)(settings, str(data), str(out), masks_dir=str(masks) if masks else None, resume=resume, command=command)
     except (ModelFileError, ValueError) as exc:
         typer.echo(f"train: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -212,10 +247,8 @@ def train(
     typer.echo(f"{card['restorer']}: {card['training']['steps_done']} steps, validation {scores}; model in {out}")
 
 
-def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None) -> dict:
-    from flows.benchmark import benchmark_flow
-
-    result = benchmark_flow(str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
+def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow) -> dict:
+    result = flow(str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
     for key, path in result["report"].items():
         typer.echo(f"{key:18s} {path}")
     for r in result["quarantined"]:
@@ -233,13 +266,18 @@ def benchmark(
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """Ingest, damage, restore with every method, evaluate and report."""
+    from flows.benchmark import benchmark_flow
+
     for name in _split(methods) or []:
         _check(name, ("inpaint", "denoise", "upscale"))
     for name in _split(damage) or []:
         _check(name, "damage")
-    result = _run_benchmark(archive, out, _split(methods), _split(damage), seed, workers)
+    flow = _runner(benchmark_flow, workers, task_runner, dask_address)
+    result = _run_benchmark(archive, out, _split(methods), _split(damage), seed, workers, flow)
     raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
 
 
@@ -247,13 +285,17 @@ def benchmark(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     workers: Workers = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
 ) -> None:
     """Build a demo archive from images inside installed packages and benchmark every method (classical and learned) on it."""
+    from flows.benchmark import benchmark_flow
     from restoration.demo import EXPECTED_QUARANTINE, build_demo_archive
 
+    flow = _runner(benchmark_flow, workers, task_runner, dask_address)
     archive = build_demo_archive(out)
     typer.echo(f"demo archive: {archive}")
-    result = _run_benchmark(archive, out, None, None, 0, workers)
+    result = _run_benchmark(archive, out, None, None, 0, workers, flow)
     quarantined = {r["path"] for r in result["quarantined"]}
     unexpected = quarantined ^ set(EXPECTED_QUARANTINE)
     if unexpected or result["failed"]:

@@ -1,14 +1,42 @@
-"""Restore: a folder of images (+ supplied masks) -> restored images in the same formats."""
+"""Restore: a folder of images (+ supplied masks) -> restored images in the same formats.
+
+Incremental: a file already restored with the same content, method,
+options and model is skipped (see :mod:`restoration.provenance`); the
+report counts new, changed, skipped and failed files.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 
+from flows.parameters import RestoreOptions
 from flows.runner import task_runner
-from flows.steps import Progress, default_workers, restore_step, split_files
+from flows.steps import Progress, default_workers, restore_step, run_counts, split_files
 from tasks.ingest import stage_archive
+
+REPORT_FAILURES = 200
+
+
+def run_report(title: str, records: list[dict]) -> str:
+    """Markdown: counts of new, changed, skipped and failed files, and the failures with their reasons."""
+    counts = run_counts(records)
+    lines = [
+        f"# {title}",
+        "",
+        "| new | changed (redone) | skipped (unchanged) | failed |",
+        "|---:|---:|---:|---:|",
+        f"| {counts['new']} | {counts['changed']} | {counts['skipped']} | {counts['failed']} |",
+    ]
+    failed = [r for r in records if r.get("status") != "ok"]
+    if failed:
+        lines += ["", "| failed file | reason |", "|---|---|"]
+        lines += [f"| {r['path']} | {str(r.get('error', '')).replace('|', '/')} |" for r in failed[:REPORT_FAILURES]]
+        if len(failed) > REPORT_FAILURES:
+            lines.append(f"| ... | {len(failed) - REPORT_FAILURES} more |")
+    return "\n".join(lines)
 
 
 @flow(name="restore", flow_run_name="restore-{method}-{input_path}", task_runner=task_runner())
@@ -17,22 +45,30 @@ def restore_flow(
     output_dir: str,
     method: str,
     masks_dir: str | None = None,
-    options: dict | None = None,
+    options: RestoreOptions | None = None,
     workers: int | None = None,
 ) -> list[dict]:
-    """Write ``output_dir/<rel>`` restored with ``method``, one record per file."""
+    """Write ``output_dir/<rel>`` restored with ``method``, one record per file.
+
+    Each record has ``status`` (``ok``/``failed``) and ``run`` (``new``,
+    ``changed``, ``skipped``).
+    """
     workers = workers or default_workers()
+    given = (options or RestoreOptions()).given() if not isinstance(options, dict) else options
     root, files = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
     rels, failed = split_files(root, files)
     progress = Progress(len(rels), key="restore-progress")
-    records = restore_step(
+    records = failed + restore_step(
         Path(root),
         rels,
         Path(output_dir),
         method=method,
         masks_dir=Path(masks_dir) if masks_dir else None,
-        options=options or {},
+        options=given,
         workers=workers,
         progress=progress,
     )
-    return failed + records
+    counts = run_counts(records)
+    get_run_logger().info("restore %s of %s: %s", method, input_path, ", ".join(f"{n} {k}" for k, n in counts.items()))
+    create_markdown_artifact(run_report(f"Restore of `{input_path}` with `{method}`", records), key="restore-report", description="files new, skipped, failed")
+    return records

@@ -19,7 +19,10 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
 from restoration.io import find_mask, stem_of
+from restoration.pipeline import restore_settings
+from restoration.provenance import content_sha256, finished_records, job_key, remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
+from tasks.common import INPUT_KEYS
 from tasks.damage import damage_batch
 from tasks.evaluate import evaluate_batch
 from tasks.restore import restore_batch
@@ -67,17 +70,54 @@ class Progress:
             update_progress_artifact(self.artifact_id, progress=100.0 * min(self.done, self.total) / max(self.total, 1))
 
 
-def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | None = None, **params: Any) -> list[dict]:
-    """Submit ``task`` over batches of ``jobs`` and collect its records.
+def failed_record(job: dict, error: str) -> dict:
+    """The record of a job that could not be done."""
+    return {"path": job["rel"], "status": "failed", "error": error, "run": job.get("run", "new"), **job.get("labels", {})}
 
-    A batch whose task fails after its retries gives a failed record per
-    file, naming the error, so the rest of the run goes on. A batch served
-    from the cache whose output files have since disappeared is run again.
+
+def key_jobs(jobs: list[dict], *, step: str, settings: dict, out_root: Path | None) -> tuple[list[dict], list[dict]]:
+    """Give each job its input content hashes, its key and (with ``out_root``) its sidecar path.
+
+    Returns the keyed jobs, and failed records for jobs whose inputs cannot
+    be read. See :mod:`restoration.provenance`.
+    """
+    keyed, failed = [], []
+    for job in jobs:
+        try:
+            hashes = {name: content_sha256(job.get(name)) for name in INPUT_KEYS if name in job}
+        except OSError as exc:
+            failed.append(failed_record(job, f"{exc.filename or job['rel']}: cannot read: {exc.strerror or exc}"))
+            continue
+        job = {**job, "sha256": hashes, "settings": settings, "key": job_key(step, hashes, settings)}
+        if out_root is not None:
+            job["sidecar"] = str(sidecar_path(out_root, job["rel"]))
+        keyed.append(job)
+    return keyed, failed
+
+
+def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | None = None, **params: Any) -> list[dict]:
+    """Submit ``task`` over batches of the ``jobs`` not yet done and collect its records.
+
+    A job whose sidecar shows it finished with the same key is not run: its
+    recorded records come back with ``run="skipped"``; the others carry
+    ``run="new"`` or ``"changed"``. A batch whose task fails after its
+    retries gives a failed record per file, naming the error, so the rest of
+    the run goes on. A batch served from Prefect's cache whose output files
+    have since disappeared is run again.
     """
     logger = get_run_logger()
-    batches = make_batches(jobs, workers)
-    futures = {task.submit(batch, label=batch_label(batch), **params): batch for batch in batches}
+    todo: list[dict] = []
     records: list[dict] = []
+    for job in jobs:
+        state, done = finished_records(job["sidecar"], job["key"]) if job.get("sidecar") else ("new", None)
+        if done is None:
+            todo.append({**job, "run": state})
+        else:
+            records.extend({**r, "run": "skipped"} for r in done)
+    if progress and len(todo) < len(jobs):
+        progress.advance(len(jobs) - len(todo))
+    batches = make_batches(todo, workers)
+    futures = {task.submit(batch, label=batch_label(batch), **params): batch for batch in batches}
     rerun: list[list[dict]] = []
     for future in as_completed(list(futures)):
         batch = futures[future]
@@ -85,7 +125,7 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
             result = future.result()
         except Exception as exc:  # the task's own error, after its retries
             logger.error("batch %s failed: %s", batch_label(batch), exc)
-            result = [{"path": j["rel"], "status": "failed", "error": f"{type(exc).__name__}: {exc}", **j.get("labels", {})} for j in batch]
+            result = [failed_record(j, f"{type(exc).__name__}: {exc}") for j in batch]
         if any(r.get("status") == "ok" and "output" in r and not Path(r["output"]).exists() for r in result):
             rerun.append(batch)
             continue
@@ -99,6 +139,21 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
         if progress:
             progress.advance(len(batch))
     return records
+
+
+def run_counts(records: list[dict]) -> dict[str, int]:
+    """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``."""
+    counts = {"new": 0, "changed": 0, "skipped": 0, "failed": 0}
+    for record in records:
+        counts["failed" if record.get("status") != "ok" else record.get("run", "new")] += 1
+    return counts
+
+
+def prepare_output(out: Path) -> None:
+    """Remove temp files that a killed run left in ``out`` before writing there again."""
+    removed = remove_partial_files(out)
+    if removed:
+        get_run_logger().warning("removed %d partial files left by an interrupted run in %s", len(removed), out)
 
 
 def split_files(root: str | Path, files: list[tuple[str, str | None]]) -> tuple[list[str], list[dict]]:
@@ -121,12 +176,14 @@ def damage_step(
     root: Path, rels: list[str], out: Path, *, kind: str, seed: int, options: dict, workers: int, progress: Progress | None = None
 ) -> list[dict]:
     """Damage files into ``out/<rel>`` with masks in ``out/masks/``."""
-    REGISTRY.get(kind, kind="damage").check_options(options)
+    options = REGISTRY.get(kind, kind="damage").check_options(options)
     jobs = [
         {"rel": r, "src": str(root / r), "dst": str(out / r), "mask_dst": str(mask_path_for(out / "masks", r)), "labels": {"damage": kind}}
         for r in rels
     ]
-    return run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
+    prepare_output(out)
+    jobs, failed = key_jobs(jobs, step="damage", settings={"kind": kind, "seed": seed, "options": options}, out_root=out)
+    return failed + run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
 
 
 def restore_step(
@@ -142,17 +199,24 @@ def restore_step(
     progress: Progress | None = None,
 ) -> list[dict]:
     """Restore files into ``out/<rel>``, each with its supplied mask when there is one."""
-    REGISTRY.get(method, kind=("inpaint", "denoise", "upscale")).check_options(options)
+    settings = restore_settings(method, options)
     jobs = []
     for r in rels:
         mask = find_mask(masks_dir, r) if masks_dir else None
         jobs.append({"rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if mask else None, "labels": labels or {}})
-    return run_batched(restore_batch, jobs, workers=workers, progress=progress, method=method, options=options)
+    prepare_output(out)
+    jobs, failed = key_jobs(jobs, step="restore", settings=settings, out_root=out)
+    return failed + run_batched(restore_batch, jobs, workers=workers, progress=progress, method=method, options=settings["options"])
 
 
 def evaluate_step(jobs: list[dict], *, workers: int, progress: Progress | None = None) -> list[dict]:
-    """Score jobs of ``{rel, test, reference, mask, labels}``; one row per frame."""
-    return run_batched(evaluate_batch, jobs, workers=workers, progress=progress)
+    """Score jobs of ``{rel, test, reference, mask, labels}``; one row per frame.
+
+    Scores have no output file of their own, so no sidecar skips them;
+    Prefect's cache, keyed on the files' content, reuses them.
+    """
+    jobs, failed = key_jobs(jobs, step="evaluate", settings={}, out_root=None)
+    return failed + run_batched(evaluate_batch, jobs, workers=workers, progress=progress)
 
 
 def evaluation_jobs(test_root: Path, reference_root: Path, rels: list[str], masks_dir: Path | None, labels: dict) -> list[dict]:

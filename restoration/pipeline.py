@@ -9,6 +9,7 @@ operating-system I/O errors propagate so that callers may retry them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from restoration.io import (
 from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
 from restoration.pixels import pixel_range
 from restoration.registry import REGISTRY, RESTORER_KINDS
+
+logger = logging.getLogger(__name__)
 
 #: Upper edges of the hole-ratio bins used in summaries.
 RATIO_BIN_EDGES = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -69,6 +72,27 @@ def _read(path: Path):
         return read_image_file(path)
     except UnreadableImageError as exc:
         raise FileStepError(str(exc)) from exc
+
+
+def restore_settings(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What decides a restored output besides its inputs: method, options and model weights hash.
+
+    Learned methods name the sha256 of the weights they will load (the
+    ``model`` given, or the shipped default), so a retrained model redoes
+    the files it restored.
+    """
+    entry = REGISTRY.get(method, kind=RESTORER_KINDS)
+    opts = entry.check_options(options)
+    settings: dict[str, Any] = {"method": method, "options": opts}
+    if "model" in entry.options:
+        from restoration.learned.restorers import model_weights
+        from restoration.provenance import content_sha256
+
+        try:
+            settings["model_sha256"] = content_sha256(model_weights(method, opts))
+        except OSError:  # restore_file reports the missing model per file
+            settings["model_sha256"] = "missing"
+    return settings
 
 
 def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, seed: int, options: dict[str, Any]) -> dict:
@@ -134,6 +158,7 @@ def restore_file(src: Path, dst: Path, *, rel: str, method: str, mask_path: Path
         restored.append(_keep_depth(out, frame.dtype, image.bit_depth))
     seconds = time.perf_counter() - start
     write_image_file(image, restored, dst, derivation=f"archive-restoration {__version__} {method} {opts}")
+    logger.info("restored %s with %s: %d frame(s) in %.2f s", rel, method, len(restored), seconds)
     return {"path": rel, "method": method, "output": str(dst), "seconds": seconds, "frames": len(restored)}
 
 

@@ -1,10 +1,9 @@
-"""What every task shares: cache keys on file fingerprints, per-file error capture."""
+"""What every task shares: cache keys on file content, per-file error capture and provenance."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,60 +11,54 @@ from prefect import get_run_logger
 
 from restoration import __version__
 from restoration.pipeline import FileStepError
+from restoration.provenance import content_sha256, write_sidecar
 
-#: Job keys that name files a task reads; their fingerprints enter the cache key.
+#: Job keys that name files a task reads; their content hashes enter the job key.
 INPUT_KEYS = ("src", "mask", "reference", "test")
 RETRIES = 2
 RETRY_DELAY_SECONDS = 1
 
 
-def fingerprint(path: str | None) -> str:
-    """Size and modification time of a file ('-' for none, 'missing' if absent)."""
-    if not path:
-        return "-"
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
 def file_cache_key(context, parameters: dict[str, Any]) -> str:
-    """Cache key: task, library version, parameters, and the fingerprint of every input file.
+    """Cache key: task, library version, parameters, and each job's content key.
 
-    Unlike Prefect's default policy it leaves out the run id, so a rerun over
-    unchanged files with the same method and options reuses the results.
+    Jobs arrive keyed by :func:`flows.steps.key_jobs` (sha256 of every input
+    file, the method, its options and the model's weights hash). Unlike
+    Prefect's default policy the key leaves out the run id, so a rerun over
+    unchanged files with the same settings reuses the results.
     """
     digest = hashlib.sha256()
     digest.update(f"{context.task.name}\0{__version__}\0".encode())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    model = (parameters.get("options") or {}).get("model")
-    if model:  # a retrained model in the same directory invalidates the cache
-        digest.update(f"model={fingerprint(os.path.join(model, 'weights.pt'))};".encode())
     for job in parameters.get("jobs", []):
-        for key in INPUT_KEYS:
-            digest.update(f"{key}={fingerprint(job.get(key))};".encode())
+        key = job.get("key") or [content_sha256(job.get(k)) for k in INPUT_KEYS]  # a job built by hand
+        digest.update(f"{key};".encode())
     return digest.hexdigest()
 
 
 def run_jobs(jobs: list[dict], step: Callable[[dict], dict | list[dict]]) -> list[dict]:
     """Run ``step`` on each job; a file's content error becomes a failed record.
 
+    A job with a ``sidecar`` path gets its provenance written there once its
+    outputs are in place (see :mod:`restoration.provenance`).
     Operating-system errors propagate, so Prefect retries the whole batch
     (every step is idempotent: outputs are rewritten atomically).
     """
     logger = get_run_logger()
     records: list[dict] = []
     for job in jobs:
+        run = job.get("run", "new")
         try:
             result = step(job)
         except (FileStepError, KeyError, ValueError) as exc:
             message = str(exc).strip("'\"")
             logger.warning("failed: %s", message)
-            records.append({"path": job["rel"], "status": "failed", "error": message, **job.get("labels", {})})
+            records.append({"path": job["rel"], "status": "failed", "error": message, "run": run, **job.get("labels", {})})
             continue
-        for record in result if isinstance(result, list) else [result]:
-            records.append({**record, **job.get("labels", {}), "status": "ok", "error": ""})
+        done = [{**record, **job.get("labels", {}), "status": "ok", "error": "", "run": run} for record in (result if isinstance(result, list) else [result])]
+        if job.get("sidecar"):
+            write_sidecar(job["sidecar"], key=job["key"], job=job, records=done)
+        records.extend(done)
     return records
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restoration.learned.modelfiles import ModelFileError, cached_model, default_model_dir
+from restoration.learned.modelfiles import WEIGHTS, ModelFileError, cached_model, default_model_dir
 from restoration.learned.networks import fill_from_known
 from restoration.methods.inpaint import hole_of
 from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
@@ -32,6 +33,20 @@ OVERLAP = 32
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_model_name(method: str, *, scale: int = 2) -> str:
+    """Name of the shipped model a learned restorer uses when no ``model`` is given."""
+    names = {"cnn-denoise": "cnn-denoise", "cnn-sr": f"cnn-sr-x{int(scale)}", "gan-inpaint": "gan-inpaint", "vae-inpaint": "vae"}
+    if method not in names:
+        raise KeyError(f"{method!r} is not a learned restorer")
+    return names[method]
+
+
+def model_weights(method: str, options: dict) -> Path:
+    """The weights file ``method`` will load with ``options`` (its ``model``, or the shipped default)."""
+    directory = options.get("model") or default_model_dir(default_model_name(method, scale=options.get("scale", 2)))
+    return Path(directory) / WEIGHTS
 
 
 def _model(model: os.PathLike | str | None, default: str, task: str):
@@ -135,7 +150,7 @@ def denoise_cnn(image: np.ndarray, *, sigma: float | None = None, model: os.Path
 
 def denoise_cnn_unit(plane: np.ndarray, *, sigma: float, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
     """:func:`denoise_cnn` on one float plane on the [0, 1] scale, unclipped (the benchmark protocol's form)."""
-    net, _ = _model(model, "cnn-denoise", "denoise")
+    net, _ = _model(model, default_model_name("cnn-denoise"), "denoise")
     level = torch.full((1,), float(sigma) / 255.0, device=_device())
     with torch.inference_mode():
         out = run_tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple)
@@ -154,7 +169,7 @@ def upscale_cnn(image: np.ndarray, *, scale: int = 2, model: os.PathLike | str |
     Lim et al., "Enhanced deep residual networks for single image
     super-resolution", CVPRW 2017.
     """
-    net, card = _model(model, f"cnn-sr-x{int(scale)}", "sr")
+    net, card = _model(model, default_model_name("cnn-sr", scale=scale), "sr")
     if net.scale != scale:
         raise ValueError(f"model {model} upscales by {net.scale}, not {scale}")
     prange = pixel_range(image)
@@ -208,7 +223,7 @@ def inpaint_gan(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     ----------
     Yu et al., "Free-form image inpainting with gated convolution", ICCV 2019.
     """
-    net, _ = _model(model, "gan-inpaint", "inpaint")
+    net, _ = _model(model, default_model_name("gan-inpaint"), "inpaint")
     return _inpaint(image, mask, lambda x, m, f: net(x, m, filled=f), net.multiple, tile)
 
 
@@ -219,7 +234,7 @@ def inpaint_vae(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     ----------
     Kingma and Welling, "Auto-encoding variational Bayes", ICLR 2014.
     """
-    net, _ = _model(model, "vae", "vae")
+    net, _ = _model(model, default_model_name("vae-inpaint"), "vae")
 
     def run(x, m, f):
         mu, _ = net.encode(x, m, filled=f)

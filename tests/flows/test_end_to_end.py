@@ -86,20 +86,6 @@ def test_unknown_method_and_misspelt_option_are_clear_errors(tmp_path):
     assert result.exit_code == 2 and "does not take radius" in result.output
 
 
-def test_rerun_reuses_results_and_redoes_a_deleted_output(png_folder):
-    from flows.restore import restore_flow
-
-    root, rels = png_folder
-    first = restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
-    stamp = (root / "out" / rels[0]).stat().st_mtime_ns
-    second = restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
-    assert (root / "out" / rels[0]).stat().st_mtime_ns == stamp  # served from the cache, not rewritten
-    assert {r["path"]: r["seconds"] for r in second} == {r["path"]: r["seconds"] for r in first}
-    (root / "out" / rels[1]).unlink()
-    restore_flow(str(root / "in"), str(root / "out"), "telea", masks_dir=str(root / "masks"))
-    assert (root / "out" / rels[1]).exists()
-
-
 def _small_archive(tmp_path: Path, camera: np.ndarray) -> Path:
     src = tmp_path / "src"
     write_png(src / "photos" / "camera.png", camera)

@@ -1,0 +1,164 @@
+"""What produced each output, and whether it must be produced again.
+
+Every output of a per-file step gets a sidecar, ``<out>/.provenance/<rel>.json``,
+written atomically *after* the output itself. It records the job key — a
+sha256 over the inputs' content hashes, the step, the method, its options,
+the model's weights hash and the library version — and the records the step
+returned. A later run over the same archive skips a file when its sidecar
+carries the same key and the outputs it names are still there, unchanged
+(same size and modification time). A run killed half way leaves finished
+files with sidecars, an output without a sidecar (redone), or a hidden temp
+file of :func:`restoration.io.atomic_write` (removed by
+:func:`remove_partial_files`); none of these is mistaken for a finished file.
+
+Hand-written because no library keeps per-file content-addressed results
+outside a workflow engine's own result store; Prefect's cache is keyed per
+task run (a batch of files), so a batch that gains one new file would
+recompute them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from restoration import __version__
+from restoration.io import file_sha256, write_bytes_atomic
+
+SIDECAR_DIR = ".provenance"
+#: Temp files of :func:`restoration.io.atomic_write`: ``.<name>.tmp-<random><suffix>``.
+PARTIAL_FILE = re.compile(r"^\..+\.tmp-[A-Za-z0-9_]+")
+
+_hashes: dict[tuple, str] = {}
+_hashes_lock = threading.Lock()
+
+
+def content_sha256(path: os.PathLike | str | None) -> str | None:
+    """sha256 of a file's bytes (None for no file), remembered per size, mtime and inode.
+
+    A benchmark hashes the same damaged file once for every method; the
+    memo makes the repeats free while any change to the file rehashes it.
+    """
+    if not path:
+        return None
+    st = os.stat(path)
+    stamp = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    with _hashes_lock:
+        known = _hashes.get(stamp)
+    if known is None:
+        known = file_sha256(path)
+        with _hashes_lock:
+            _hashes[stamp] = known
+    return known
+
+
+def job_key(step: str, inputs: dict[str, str | None], settings: dict[str, Any]) -> str:
+    """Key of one file's job: step, library version, settings and input content hashes."""
+    payload = {
+        "step": step,
+        "version": __version__,
+        "settings": settings,
+        "inputs": inputs,
+    }
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+
+def sidecar_path(out_root: os.PathLike | str, rel: str) -> Path:
+    """Where the provenance of ``out_root/<rel>`` is kept."""
+    return Path(out_root) / SIDECAR_DIR / f"{rel}.json"
+
+
+def _stamp(path: str) -> dict[str, int]:
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def write_sidecar(
+    path: os.PathLike | str, *, key: str, job: dict, records: list[dict]
+) -> Path:
+    """Record that ``job`` finished with ``records``: its key, inputs and the stamps of its outputs."""
+    outputs = sorted(
+        {p for r in records for p in (r.get("output"), r.get("mask")) if p}
+    )
+    body = {
+        "key": key,
+        "path": job.get("rel"),
+        "inputs": {
+            name: {"path": job.get(name), "sha256": sha}
+            for name, sha in (job.get("sha256") or {}).items()
+        },
+        "settings": job.get("settings", {}),
+        "version": __version__,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outputs": {p: {**_stamp(p), "sha256": file_sha256(p)} for p in outputs},
+        "records": records,
+    }
+    return write_bytes_atomic(path, json.dumps(body, indent=1, default=str).encode())
+
+
+def read_sidecar(path: os.PathLike | str) -> dict | None:
+    """A sidecar's content, or None when it is missing or unreadable (the file is then redone)."""
+    try:
+        body = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return (
+        body
+        if isinstance(body, dict) and isinstance(body.get("records"), list)
+        else None
+    )
+
+
+def finished_records(
+    path: os.PathLike | str, key: str
+) -> tuple[str, list[dict] | None]:
+    """Whether the job with ``key`` is already done, by its sidecar at ``path``.
+
+    Returns ``("done", records)`` when the sidecar has the same key and all
+    its outputs are still there with the recorded size and modification
+    time; otherwise ``("new", None)`` when no sidecar exists, or
+    ``("changed", None)`` when the inputs, settings, model or outputs differ.
+    """
+    body = read_sidecar(path)
+    if body is None:
+        return "new", None
+    if body.get("key") != key:
+        return "changed", None
+    for output, stamp in (body.get("outputs") or {}).items():
+        try:
+            current = _stamp(output)
+        except OSError:
+            return "changed", None
+        if current["size"] != stamp.get("size") or current["mtime_ns"] != stamp.get(
+            "mtime_ns"
+        ):
+            return "changed", None
+    return "done", body["records"]
+
+
+def remove_partial_files(root: os.PathLike | str) -> list[Path]:
+    """Delete temp files that a killed :func:`~restoration.io.atomic_write` left under ``root``.
+
+    Only the hidden ``.<name>.tmp-*`` pattern of that function is touched,
+    and only inside ``root`` (an output folder). Run it before a step
+    starts writing into ``root``, never while another run writes there.
+    """
+    removed = []
+    root = Path(root)
+    if not root.is_dir():
+        return removed
+    for dirpath, _, filenames in os.walk(root, followlinks=False):
+        for name in filenames:
+            if PARTIAL_FILE.match(name):
+                path = Path(dirpath) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
