@@ -22,7 +22,9 @@ os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "restoration")
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
 
 Workers = Annotated[Optional[int], typer.Option(help="Worker threads or local Dask processes (default: CPU cores).", min=1)]
-TaskRunner = Annotated[str, typer.Option("--task-runner", help="threads, or dask (a LocalCluster unless --dask-address is given).")]
+TaskRunner = Annotated[
+    Optional[str], typer.Option("--task-runner", help="threads (default), or dask: a LocalCluster unless --dask-address is given.")
+]
 DaskAddress = Annotated[Optional[str], typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")]
 
 
@@ -30,7 +32,7 @@ def _runner(flow, workers: int | None, task_runner: str, dask_address: str | Non
     """``flow`` on the chosen task runner (a bad choice is a usage error)."""
     from flows.runner import with_runner
 
-    if dask_address and task_runner == "threads":
+    if dask_address and task_runner is None:
         task_runner = "dask"  # an address can only mean a Dask cluster
     try:
         return with_runner(flow, workers=workers, kind=task_runner, dask_address=dask_address)
@@ -89,7 +91,7 @@ def ingest(
     archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the manifest.")],
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Read an archive and write manifest.parquet and manifest.csv."""
@@ -115,7 +117,7 @@ def damage(
     quality: Annotated[Optional[int], typer.Option(help="JPEG quality for --kind jpeg.")] = None,
     scale: Annotated[Optional[int], typer.Option(help="Factor for --kind downscale.")] = None,
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Simulate damage: writes OUTPUT/<rel> and OUTPUT/masks/<rel>.png."""
@@ -146,7 +148,7 @@ def restore(
     model: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="Model directory for a learned method (default: the shipped model).")] = None,
     tile: Annotated[Optional[int], typer.Option(min=64, help="Tile size for learned methods (bounded memory; default 256).")] = None,
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Restore every image, keeping format, bit depth and metadata.
@@ -177,7 +179,7 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder for in-hole scores.")] = None,
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """PSNR and SSIM, whole image and inside the mask, per image."""
@@ -221,7 +223,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of weights and batches.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 500,
     validate_every: Annotated[int, typer.Option(min=1)] = 500,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Train a learned restorer; OUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
@@ -266,7 +268,7 @@ def benchmark(
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Ingest, damage, restore with every method, evaluate and report."""
@@ -285,7 +287,7 @@ def benchmark(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     workers: Workers = None,
-    task_runner: TaskRunner = "threads",
+    task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
     """Build a demo archive from images inside installed packages and benchmark every method (classical and learned) on it."""

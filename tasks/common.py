@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,11 @@ from prefect import get_run_logger
 from restoration import __version__
 from restoration.pipeline import FileStepError
 from restoration.provenance import content_sha256, write_sidecar
+
+# The library logs each file at INFO under "restoration". Prefect's root
+# logger sits at WARNING, so without a level of its own those records would
+# never reach the UI even with PREFECT_LOGGING_EXTRA_LOGGERS=restoration.
+logging.getLogger("restoration").setLevel(os.environ.get("ARCHIVE_RESTORE_LOG_LEVEL", "INFO"))
 
 #: Job keys that name files a task reads; their content hashes enter the job key.
 INPUT_KEYS = ("src", "mask", "reference", "test")

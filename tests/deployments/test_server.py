@@ -1,0 +1,210 @@
+"""A real ``prefect server start``, a served deployment triggered through the client, and the run in a browser.
+
+The server runs on 127.0.0.1 with its own temporary PREFECT_HOME and is
+stopped by its process id. The browser test drives Debian's headless
+Chromium through ChromeDriver (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_png
+from tests.flows.test_incremental import crops
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process group started with start_new_session, by its id."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``prefect server start`` on a free port of 127.0.0.1; yields its base URL."""
+    home = tmp_path_factory.mktemp("server-home")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_API_URL=f"{url}/api")
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None, (home / "server.log").read_text()
+            assert time.monotonic() < deadline, "server did not start in 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+    assert proc.poll() is not None
+
+
+@pytest.fixture(scope="module")
+def served(server, tmp_path_factory):
+    """``python -m deployments.serve`` on a schedule file over a small archive; two runs of restore/nightly."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    work = tmp_path_factory.mktemp("served")
+    images = crops(4, 64)
+    for k, image in enumerate(images[:3]):
+        write_png(work / "archive" / f"scan{k}.png", image)
+    schedule = (ROOT / "deployments" / "schedule.toml").read_text()
+    schedule = schedule.replace("../demo-out/demo-archive", "archive", 1).replace("../scheduled-out/restored", "restored").replace('method = "nlm"', 'method = "tv"')
+    (work / "schedule.toml").write_text(schedule.replace('"Europe/Berlin"', '"UTC"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_API_URL=f"{server}/api", PREFECT_HOME=str(work / "home"), PREFECT_LOGGING_LEVEL="INFO",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false", ARCHIVE_RESTORE_SCHEDULE=str(work / "schedule.toml"), OMP_NUM_THREADS="1",
+    )  # fmt: skip
+    log = open(work / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "deployments.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with temporary_settings({PREFECT_API_URL: f"{server}/api"}):
+            _wait_for_deployment("restore/nightly", proc, work)
+            runs = []
+            for extra in (None, images[3]):
+                if extra is not None:  # the archive grows between two nightly runs
+                    write_png(work / "archive" / "scan3.png", extra)
+                runs.append(_wait(run_deployment("restore/nightly", timeout=0), proc, work))
+            yield {"runs": runs, "work": work, "url": server}
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _wait_for_deployment(name: str, proc, work: Path, timeout: float = 120) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_deployment_by_name(name)
+                return
+            except ObjectNotFound:
+                assert proc.poll() is None, (work / "serve.log").read_text()
+                assert time.monotonic() < deadline, f"{name} was not served: " + (work / "serve.log").read_text()[-3000:]
+                time.sleep(0.5)
+
+
+def _wait(flow_run, proc, work: Path, timeout: float = 180):
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(flow_run.id)
+            if run.state is not None and run.state.is_final():
+                return run
+            assert proc.poll() is None, (work / "serve.log").read_text()
+            assert time.monotonic() < deadline, f"flow run still {run.state_name}: " + (work / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+
+
+def test_served_deployment_runs_with_task_runs_artifacts_and_library_logs(served):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    first, second = served["runs"]
+    archive = served["work"] / "archive"
+    with temporary_settings({PREFECT_API_URL: f"{served['url']}/api"}), get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("restore/nightly")
+        assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [("0 2 * * *", "UTC")]
+        assert deployment.parameters["method"] == "tv" and deployment.parameters["input_path"] == str(archive)
+
+        for run, report in ((first, "| 3 | 0 | 0 | 0 |"), (second, "| 1 | 0 | 3 | 0 |")):
+            assert run.state.is_completed(), run.state
+            assert run.name == f"restore-tv-{archive}"
+            only_this = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            task_runs = client.read_task_runs(flow_run_filter=only_this)
+            assert all(t.state.is_completed() for t in task_runs)
+            names = {t.name for t in task_runs}
+            assert any(n.startswith("stage-archive") for n in names) and any(n.startswith("restore-tv-scan") for n in names), names
+            artifacts = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [run.id]}))}
+            assert set(artifacts) == {"restore-progress", "restore-report"}
+            assert float(artifacts["restore-progress"].data) == 100.0
+            assert report in artifacts["restore-report"].data
+        deadline = time.monotonic() + 30  # the run's process sends its last logs as it exits
+        while True:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[second.id])))
+            library = [entry.message for entry in logs if entry.name.startswith("restoration")]
+            if library or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert len(library) == 1 and library[0].startswith("restored scan3.png with tv"), library  # only the new file was restored
+    assert sorted(p.name for p in (served["work"] / "restored").glob("*.png")) == ["scan0.png", "scan1.png", "scan2.png", "scan3.png"]
+
+
+def test_flow_run_and_its_artifacts_show_in_headless_chromium(served, tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("ARCHIVE_RESTORE_REQUIRE_BROWSER"):
+            pytest.fail("chromium and chromium-driver are required here (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    run = served["runs"][1]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(f"{served['url']}/runs/flow-run/{run.id}")
+        body = lambda: driver.find_element(By.TAG_NAME, "body").text  # noqa: E731
+        WebDriverWait(driver, 60).until(lambda _: run.name in body() and "Completed" in body())
+        assert "nightly" in body() and "restored scan3.png with tv" in body()  # deployment and the library's log line
+        driver.save_screenshot(str(tmp_path / "flow-run.png"))
+        tab = driver.find_element(By.CSS_SELECTOR, "li.p-tab#artifacts")
+        driver.execute_script("arguments[0].click()", tab)  # the tab strip may be drawn as a menu at this width
+        WebDriverWait(driver, 60).until(lambda _: "restore-report" in body() and "restore-progress" in body())
+        driver.save_screenshot(str(tmp_path / "artifacts.png"))
+    finally:
+        driver.quit()
+    for name in ("flow-run.png", "artifacts.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    if os.environ.get("ARCHIVE_RESTORE_SCREENSHOTS"):  # keep them for a look by hand
+        for name in ("flow-run.png", "artifacts.png"):
+            shutil.copy(tmp_path / name, Path(os.environ["ARCHIVE_RESTORE_SCREENSHOTS"]) / name)
