@@ -1,0 +1,74 @@
+"""Sidecars, job keys and the partial-file sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from restoration.provenance import content_sha256, finished_records, job_key, remove_partial_files, sidecar_path, write_sidecar
+
+
+def test_job_key_changes_with_inputs_settings_and_step():
+    base = job_key("restore", {"src": "a" * 64}, {"method": "tv", "options": {}})
+    assert base == job_key("restore", {"src": "a" * 64}, {"options": {}, "method": "tv"})  # order does not matter
+    assert base != job_key("restore", {"src": "b" * 64}, {"method": "tv", "options": {}})
+    assert base != job_key("restore", {"src": "a" * 64}, {"method": "tv", "options": {"sigma": 5.0}})
+    assert base != job_key("damage", {"src": "a" * 64}, {"method": "tv", "options": {}})
+
+
+def test_sidecar_states_done_changed_new(tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"restored")
+    sidecar = sidecar_path(tmp_path, "sub/out.png")
+    assert finished_records(sidecar, "k1") == ("new", None)
+    records = [{"path": "sub/out.png", "output": str(out), "status": "ok"}]
+    write_sidecar(sidecar, key="k1", job={"rel": "sub/out.png", "sha256": {"src": "x"}}, records=records)
+    assert sidecar == tmp_path / ".provenance" / "sub" / "out.png.json"
+    body = json.loads(sidecar.read_text())
+    assert body["outputs"][str(out)]["sha256"] == content_sha256(out) and body["version"]
+    assert finished_records(sidecar, "k1") == ("done", records)
+    assert finished_records(sidecar, "k2") == ("changed", None)  # other inputs, method or model
+    out.write_bytes(b"edited by hand")
+    assert finished_records(sidecar, "k1") == ("changed", None)  # the output is not what was recorded
+    sidecar.write_text("{half a sidecar")
+    assert finished_records(sidecar, "k1") == ("new", None)
+
+
+def test_content_hash_follows_the_bytes(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(b"one")
+    first = content_sha256(path)
+    path.write_bytes(b"two")
+    os.utime(path, ns=(1, 1))
+    assert content_sha256(path) != first
+    assert content_sha256(None) is None
+    with pytest.raises(OSError):
+        content_sha256(tmp_path / "missing.png")
+
+
+def test_partial_sweep_removes_only_atomic_write_leftovers(tmp_path):
+    from restoration.io import write_bytes_atomic
+
+    keep = [tmp_path / "a.png", tmp_path / ".hidden", tmp_path / "tmp-notes.txt", tmp_path / "sub" / "b.tmp-1.png"]
+    leftovers = [tmp_path / ".a.png.tmp-x7_q2.png", tmp_path / "sub" / ".c.dcm.tmp-abc123.dcm"]
+    for path in keep + leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    write_bytes_atomic(tmp_path / "d.png", b"y")  # what atomic_write names its temp files must match the sweep
+    assert sorted(remove_partial_files(tmp_path)) == sorted(leftovers)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in leftovers)
+    assert remove_partial_files(tmp_path / "absent") == []
+
+
+def test_restore_settings_name_the_default_models_weights():
+    from restoration.learned.modelfiles import default_model_dir, read_card
+    from restoration.pipeline import restore_settings
+
+    settings = restore_settings("cnn-sr", {"scale": 4})
+    assert settings["model_sha256"] == read_card(default_model_dir("cnn-sr-x4"))["weights_sha256"]
+    assert restore_settings("cnn-sr", {})["model_sha256"] == read_card(default_model_dir("cnn-sr-x2"))["weights_sha256"]
+    assert "model_sha256" not in restore_settings("tv", {"sigma": 5})
+    with pytest.raises(ValueError, match="does not take"):
+        restore_settings("tv", {"radius": 3})
