@@ -40,6 +40,21 @@ def _runner(flow, workers: int | None, task_runner: str, dask_address: str | Non
         raise typer.BadParameter(str(exc), param_hint="--task-runner") from None
 
 
+@app.callback()
+def _settings(ctx: typer.Context) -> None:
+    """Flow runs from the command line send no heartbeats (set ARCHIVE_RESTORE_HEARTBEATS=1 for them).
+
+    Prefect joins its heartbeat thread at the end of every flow run, which
+    costs up to a second per run; heartbeats only serve zombie detection,
+    which an in-process command-line run does not have. Served and
+    worker-run deployments keep Prefect's default.
+    """
+    if os.environ.get("ARCHIVE_RESTORE_HEARTBEATS") != "1":
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        ctx.with_resource(temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
+
+
 def _parse_ratio(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None

@@ -27,7 +27,7 @@ from tasks.damage import damage_batch
 from tasks.evaluate import evaluate_batch
 from tasks.restore import restore_batch
 
-MAX_BATCH = 32
+MAX_BATCH = 64
 
 
 def default_workers() -> int:

@@ -158,7 +158,7 @@ def restore_file(src: Path, dst: Path, *, rel: str, method: str, mask_path: Path
         restored.append(_keep_depth(out, frame.dtype, image.bit_depth))
     seconds = time.perf_counter() - start
     write_image_file(image, restored, dst, derivation=f"archive-restoration {__version__} {method} {opts}")
-    logger.info("restored %s with %s: %d frame(s) in %.2f s", rel, method, len(restored), seconds)
+    logger.debug("restored %s with %s: %d frame(s) in %.2f s", rel, method, len(restored), seconds)
     return {"path": rel, "method": method, "output": str(dst), "seconds": seconds, "frames": len(restored)}
 
 

@@ -10,6 +10,7 @@ anything that is not a plain mapping of names to tensors is refused.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import threading
@@ -23,6 +24,8 @@ from restoration.learned.networks import build_network
 WEIGHTS = "weights.pt"
 CARD = "model.json"
 #: Default models shipped with the package, trained by ``make models``.
+logger = logging.getLogger(__name__)
+
 DEFAULT_MODELS = Path(__file__).parent / "default_models"
 
 
@@ -126,6 +129,8 @@ def cached_model(directory: os.PathLike | str, *, task: str) -> tuple[torch.nn.M
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = load_model(directory, task=task)
+            card = _CACHE[key][1]
+            logger.info("loaded %s model %s (weights sha256 %s)", task, directory, str(card.get("weights_sha256"))[:16])
         return _CACHE[key]
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from deployments.local_server import clean_environment, start_server, stop_process
 from tests.conftest import write_png
 from tests.flows.test_incremental import crops
 
@@ -26,52 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process group started with start_new_session, by its id."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``prefect server start`` on a free port of 127.0.0.1; yields its base URL."""
-    home = tmp_path_factory.mktemp("server-home")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_API_URL=f"{url}/api")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    """``prefect server start`` on a free port of 127.0.0.1; yields its base URL; stopped by its pid."""
+    proc, url = start_server(tmp_path_factory.mktemp("server-home"))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, (home / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not start in 120 s"
-            time.sleep(0.5)
         yield url
     finally:
-        _stop(proc)
-        log.close()
+        stop_process(proc)
     assert proc.poll() is not None
 
 
@@ -86,12 +46,11 @@ def served(server, tmp_path_factory):
     for k, image in enumerate(images[:3]):
         write_png(work / "archive" / f"scan{k}.png", image)
     schedule = (ROOT / "deployments" / "schedule.toml").read_text()
-    schedule = schedule.replace("../demo-out/demo-archive", "archive", 1).replace("../scheduled-out/restored", "restored").replace('method = "nlm"', 'method = "tv"')
+    schedule = schedule.replace("../demo-out/demo-archive", "archive", 1).replace("../scheduled-out/restored", "restored").replace('method = "nlm"', 'method = "cnn-denoise"')
     (work / "schedule.toml").write_text(schedule.replace('"Europe/Berlin"', '"UTC"'))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
+    env = clean_environment(
         PREFECT_API_URL=f"{server}/api", PREFECT_HOME=str(work / "home"), PREFECT_LOGGING_LEVEL="INFO",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false", ARCHIVE_RESTORE_SCHEDULE=str(work / "schedule.toml"), OMP_NUM_THREADS="1",
+        ARCHIVE_RESTORE_SCHEDULE=str(work / "schedule.toml"), OMP_NUM_THREADS="1",
     )  # fmt: skip
     log = open(work / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "deployments.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -105,7 +64,7 @@ def served(server, tmp_path_factory):
                 runs.append(_wait(run_deployment("restore/nightly", timeout=0), proc, work))
             yield {"runs": runs, "work": work, "url": server}
     finally:
-        _stop(proc)
+        stop_process(proc)
         log.close()
 
 
@@ -149,16 +108,16 @@ def test_served_deployment_runs_with_task_runs_artifacts_and_library_logs(served
     with temporary_settings({PREFECT_API_URL: f"{served['url']}/api"}), get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("restore/nightly")
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [("0 2 * * *", "UTC")]
-        assert deployment.parameters["method"] == "tv" and deployment.parameters["input_path"] == str(archive)
+        assert deployment.parameters["method"] == "cnn-denoise" and deployment.parameters["input_path"] == str(archive)
 
         for run, report in ((first, "| 3 | 0 | 0 | 0 |"), (second, "| 1 | 0 | 3 | 0 |")):
             assert run.state.is_completed(), run.state
-            assert run.name == f"restore-tv-{archive}"
+            assert run.name == f"restore-cnn-denoise-{archive}"
             only_this = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
             task_runs = client.read_task_runs(flow_run_filter=only_this)
             assert all(t.state.is_completed() for t in task_runs)
             names = {t.name for t in task_runs}
-            assert any(n.startswith("stage-archive") for n in names) and any(n.startswith("restore-tv-scan") for n in names), names
+            assert any(n.startswith("stage-archive") for n in names) and any(n.startswith("restore-cnn-denoise-scan") for n in names), names
             artifacts = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [run.id]}))}
             assert set(artifacts) == {"restore-progress", "restore-report"}
             assert float(artifacts["restore-progress"].data) == 100.0
@@ -170,7 +129,7 @@ def test_served_deployment_runs_with_task_runs_artifacts_and_library_logs(served
             if library or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert len(library) == 1 and library[0].startswith("restored scan3.png with tv"), library  # only the new file was restored
+        assert len(library) == 1 and library[0].startswith("loaded denoise model"), library  # the library's own log record
     assert sorted(p.name for p in (served["work"] / "restored").glob("*.png")) == ["scan0.png", "scan1.png", "scan2.png", "scan3.png"]
 
 
@@ -195,7 +154,7 @@ def test_flow_run_and_its_artifacts_show_in_headless_chromium(served, tmp_path):
         driver.get(f"{served['url']}/runs/flow-run/{run.id}")
         body = lambda: driver.find_element(By.TAG_NAME, "body").text  # noqa: E731
         WebDriverWait(driver, 60).until(lambda _: run.name in body() and "Completed" in body())
-        assert "nightly" in body() and "restored scan3.png with tv" in body()  # deployment and the library's log line
+        assert "nightly" in body() and "loaded denoise model" in body()  # deployment and the library's log line
         driver.save_screenshot(str(tmp_path / "flow-run.png"))
         tab = driver.find_element(By.CSS_SELECTOR, "li.p-tab#artifacts")
         driver.execute_script("arguments[0].click()", tab)  # the tab strip may be drawn as a menu at this width
