@@ -108,11 +108,30 @@ class Registry:
         return list(self._entries.values())
 
 
+def _learned(name: str) -> Callable[..., Any]:
+    """The learned restorer ``name``, imported at its first call.
+
+    torch takes over a second to import; a process that runs only
+    classical methods (a command, a Dask worker, a served flow run) never
+    pays for it.
+    """
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        from restoration.learned import restorers
+
+        return getattr(restorers, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"restoration.learned.restorers.{name}, imported when first called."
+    return call
+
+
 def _builtin_entries() -> list[Entry]:
     from restoration import metrics
     from restoration.damage import simulate as dmg
-    from restoration.learned import restorers as learned
     from restoration.methods import denoise, exemplar, inpaint, upscale
+
+    inpaint_gan, inpaint_vae, denoise_cnn, upscale_cnn = (_learned(n) for n in ("inpaint_gan", "inpaint_vae", "denoise_cnn", "upscale_cnn"))
 
     return [
         # inpainting
@@ -121,19 +140,19 @@ def _builtin_entries() -> list[Entry]:
         Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, ("radius",), "Navier-Stokes, Bertalmio 2001 (OpenCV)"),
         Entry("fsr", "inpaint", inpaint.inpaint_fsr, ("quality",), "frequency-selective reconstruction (OpenCV xphoto)"),
         Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, ("patch_size", "search_radius"), "patch priority fill, Criminisi 2004"),
-        Entry("gan-inpaint", "inpaint", learned.inpaint_gan, ("model", "tile"), "gated-conv U-Net + PatchGAN, learned (Yu 2019)"),
-        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, ("model", "tile"), "convolutional VAE, learned (Kingma 2014)"),
+        Entry("gan-inpaint", "inpaint", inpaint_gan, ("model", "tile"), "gated-conv U-Net + PatchGAN, learned (Yu 2019)"),
+        Entry("vae-inpaint", "inpaint", inpaint_vae, ("model", "tile"), "convolutional VAE, learned (Kingma 2014)"),
         # denoising
         Entry("nlm", "denoise", denoise.denoise_nlm, ("sigma",), "non-local means (scikit-image)"),
         Entry("tv", "denoise", denoise.denoise_tv, ("sigma",), "total variation, Chambolle (scikit-image)"),
         Entry("wavelet", "denoise", denoise.denoise_wavelet, ("sigma",), "BayesShrink wavelets (scikit-image)"),
         Entry("bilateral", "denoise", denoise.denoise_bilateral, ("sigma",), "bilateral filter (scikit-image)"),
         Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d"),
-        Entry("cnn-denoise", "denoise", learned.denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)"),
+        Entry("cnn-denoise", "denoise", denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)"),
         # upscaling
         Entry("bicubic", "upscale", upscale.upscale_bicubic, ("scale",), "bicubic interpolation (OpenCV)"),
         Entry("lanczos", "upscale", upscale.upscale_lanczos, ("scale",), "Lanczos-4 interpolation (OpenCV)"),
-        Entry("cnn-sr", "upscale", learned.upscale_cnn, ("scale", "model", "tile"), "small EDSR + sub-pixel output, learned (Lim 2017)"),
+        Entry("cnn-sr", "upscale", upscale_cnn, ("scale", "model", "tile"), "small EDSR + sub-pixel output, learned (Lim 2017)"),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, ("ratio",), "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, ("ratio",), "thin bright/dark curved scratches", repaired_by="inpaint"),

@@ -28,3 +28,12 @@ def test_names_are_unique():
     registry = Registry([Entry("a", "metric", abs)])
     with pytest.raises(ValueError, match="already registered"):
         registry.add(Entry("a", "inpaint", abs))
+
+
+def test_classical_methods_do_not_import_torch():
+    """A process that runs only classical methods (a Dask worker, a served run) never loads torch."""
+    import subprocess
+    import sys
+
+    code = "import sys; from restoration.registry import REGISTRY; import tasks.restore; REGISTRY.get('nlm'); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
