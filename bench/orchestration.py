@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +56,21 @@ if mode == "loop":
 else:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):  # as the command line runs flows
-        counts = run_counts(flow(archive, out, method, workers=int(workers)))
+        state = flow(archive, out, method, workers=int(workers), return_state=True)
+        counts = run_counts(state.result())
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+span = None
+if mode == "flow" and counts.get("new"):  # first restore task's start to last one's end, as the server saw them
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    with get_client(sync_client=True) as client:
+        for _ in range(100):  # task-run states reach the server as events, a moment later
+            runs = [t for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))) if t.name.startswith("restore-")]
+            if runs and all(t.start_time and t.end_time for t in runs):
+                break
+            time.sleep(0.2)
+    span = (max(t.end_time for t in runs) - min(t.start_time for t in runs)).total_seconds()
+print(json.dumps({"seconds": seconds, "tasks_s": span, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -131,7 +142,10 @@ def main() -> int:
         for runner in ("threads", "dask"):
             one = measure(env, "flow", archive, work / f"{runner}-1w", args.method, workers=1, runner=runner)
             two = measure(env, "flow", archive, work / f"{runner}-2w", args.method, workers=2, runner=runner)
-            results["scaling"][runner] = {"one_s": one["seconds"], "two_s": two["seconds"], "speedup": one["seconds"] / two["seconds"]}
+            results["scaling"][runner] = {
+                "one_s": one["seconds"], "two_s": two["seconds"], "speedup": one["seconds"] / two["seconds"],
+                "one_tasks_s": one["tasks_s"], "two_tasks_s": two["tasks_s"], "tasks_speedup": one["tasks_s"] / two["tasks_s"],
+            }  # fmt: skip
 
         # 3: memory, small vs large archive (fast method, tiny images: the orchestration's own memory shows)
         small, large = (int(n) for n in args.memory.split(","))
@@ -153,7 +167,8 @@ def main() -> int:
     print("|---|---:|---:|---:|---|")
     print(f"| restore flow (1 worker) vs plain loop | {o['flow_s']:.2f} s | {o['loop_s']:.2f} s | {o['ratio']:.3f}x | <= 1.05x |")
     for runner, s in results["scaling"].items():
-        print(f"| 2 workers vs 1 ({runner}) | {s['two_s']:.2f} s | {s['one_s']:.2f} s | {s['speedup']:.2f}x faster | >= 1.8x |")
+        print(f"| 2 workers vs 1 ({runner}), whole run | {s['two_s']:.2f} s | {s['one_s']:.2f} s | {s['speedup']:.2f}x faster | >= 1.8x |")
+        print(f"| 2 workers vs 1 ({runner}), first to last task | {s['two_tasks_s']:.2f} s | {s['one_tasks_s']:.2f} s | {s['tasks_speedup']:.2f}x faster | |")
     print(f"| peak RSS, {m['large']} vs {m['small']} images | {m['large_mib']:.0f} MiB | {m['small_mib']:.0f} MiB | {m['ratio']:.3f}x | <= 1.1x |")
     print(f"| rerun of the unchanged archive vs first run | {i['rerun_s']:.2f} s | {i['first_s']:.2f} s | {100 * i['fraction']:.1f} % | < 5 % |")
     return 0

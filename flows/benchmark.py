@@ -23,6 +23,7 @@ from flows.steps import (
     evaluation_jobs,
     failures,
     restore_step,
+    run_counts,
     table_records,
 )
 from restoration.registry import REGISTRY, RESTORER_KINDS
@@ -140,7 +141,11 @@ def benchmark_flow(
     summary = pd.read_parquet(paths["summary_parquet"])
     create_table_artifact(key="benchmark-summary", table=table_records(summary), description="mean and 95 % interval per group")
     create_table_artifact(key="benchmark-per-image", table=table_records(per_image, limit=1000), description="per-image scores (first 1000)")
-    create_markdown_artifact(key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {archive}"), description="benchmark report")
     failed = failures(records)
-    logger.info("benchmark done: %d rows scored, %d quarantined inputs, %d failures", len(rows), len(quarantined), len(failed))
+    counts = run_counts(records)
+    steps = f"Damage and restore steps: {counts['new']} files new, {counts['changed']} redone, {counts['skipped']} unchanged and skipped, {counts['failed']} failed."
+    create_markdown_artifact(
+        key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {archive}") + "\n\n" + steps, description="benchmark report"
+    )
+    logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
     return {"report": paths, "quarantined": quarantined, "failed": failed, "out_dir": str(out)}

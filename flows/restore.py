@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.parameters import RestoreOptions
 from flows.runner import task_runner
@@ -18,6 +18,7 @@ from flows.steps import Progress, default_workers, restore_step, run_counts, spl
 from tasks.ingest import stage_archive
 
 REPORT_FAILURES = 200
+TABLE_ROWS = 1000
 
 
 def run_report(title: str, records: list[dict]) -> str:
@@ -71,4 +72,7 @@ def restore_flow(
     counts = run_counts(records)
     get_run_logger().info("restore %s of %s: %s", method, input_path, ", ".join(f"{n} {k}" for k, n in counts.items()))
     create_markdown_artifact(run_report(f"Restore of `{input_path}` with `{method}`", records), key="restore-report", description="files new, skipped, failed")
+    rows = [{"path": r["path"], "run": r.get("run", "new"), "status": r["status"], "output": r.get("output", ""), "error": r.get("error", "")} for r in records]
+    failed_first = sorted(rows, key=lambda r: (r["status"] == "ok", r["run"] == "skipped", r["path"]))
+    create_table_artifact(failed_first[:TABLE_ROWS], key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
     return records

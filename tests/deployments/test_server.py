@@ -7,6 +7,7 @@ Chromium through ChromeDriver (``.ci/run`` installs both).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -119,9 +120,11 @@ def test_served_deployment_runs_with_task_runs_artifacts_and_library_logs(served
             names = {t.name for t in task_runs}
             assert any(n.startswith("stage-archive") for n in names) and any(n.startswith("restore-cnn-denoise-scan") for n in names), names
             artifacts = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id={"any_": [run.id]}))}
-            assert set(artifacts) == {"restore-progress", "restore-report"}
+            assert set(artifacts) == {"restore-progress", "restore-report", "restore-files"}
             assert float(artifacts["restore-progress"].data) == 100.0
             assert report in artifacts["restore-report"].data
+            files = {row["path"]: row["run"] for row in json.loads(artifacts["restore-files"].data)}
+            assert len(files) == len(list(archive.glob("*.png"))) - (run is first) and files["scan0.png"] == ("new" if run is first else "skipped")
         deadline = time.monotonic() + 30  # the run's process sends its last logs as it exits
         while True:
             logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[second.id])))
