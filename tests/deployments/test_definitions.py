@@ -31,7 +31,7 @@ def test_default_schedule_builds_three_deployments(built):
     assert (weekly.cron, weekly.timezone) == ("0 4 * * 0", "Europe/Berlin")
     assert built["on-demand"].schedules == []
     assert all(d.concurrency_limit == 1 for d in built.values())  # no two runs write one output folder
-    assert built["nightly"].parameters["input_path"] == str(ROOT / "demo-out" / "demo-archive") == config.restore.archive
+    assert built["nightly"].parameters["input_path"] == str(ROOT / "demo-out" / "archive") == config.restore.archive
     # The UI draws a form from the schema: restore options are a pydantic model with descriptions.
     schema = built["nightly"]._parameter_openapi_schema.model_dump()
     assert "Noise sigma" in schema["definitions"]["RestoreOptions"]["properties"]["sigma"]["description"]
