@@ -125,12 +125,20 @@ def build_deployments(config: ScheduleConfig) -> list:
     from flows.train import train_flow
 
     restore, bench, train = config.restore, config.benchmark, config.train
+
+    def deployment(flow, name: str, description: str, parameters: dict, cron: str | None = None):
+        # One run at a time per deployment: two runs never write the same output folder.
+        schedules = [Cron(cron, timezone=config.timezone)] if cron else []
+        return flow.to_deployment(
+            name=name, description=description, schedules=schedules, parameters=parameters, concurrency_limit=1, tags=["archive-restoration", name]
+        )
+
     return [
-        restore_flow.to_deployment(
-            name="nightly",
-            description=f"Restore new and changed files of {restore.archive} with {restore.method} every night.",
-            schedules=[Cron(restore.cron, timezone=config.timezone)],
-            parameters={
+        deployment(
+            restore_flow,
+            "nightly",
+            f"Restore new and changed files of {restore.archive} with {restore.method} every night.",
+            {
                 "input_path": restore.archive,
                 "output_dir": restore.output,
                 "method": restore.method,
@@ -138,34 +146,24 @@ def build_deployments(config: ScheduleConfig) -> list:
                 "options": restore.options.model_dump(),
                 "workers": config.workers,
             },
-            concurrency_limit=1,  # two runs never write the same output folder
-            tags=["archive-restoration", "nightly"],
+            restore.cron,
         ),
-        benchmark_flow.to_deployment(
-            name="weekly",
-            description=f"Benchmark every method on simulated damage over {bench.archive}.",
-            schedules=[Cron(bench.cron, timezone=config.timezone)],
-            parameters={
-                "archive": bench.archive,
-                "out_dir": bench.output,
-                "methods": bench.methods,
-                "damage": bench.damage,
-                "seed": bench.seed,
-                "workers": config.workers,
-            },
-            concurrency_limit=1,
-            tags=["archive-restoration", "weekly"],
+        deployment(
+            benchmark_flow,
+            "weekly",
+            f"Benchmark every method on simulated damage over {bench.archive}.",
+            {"archive": bench.archive, "out_dir": bench.output, "methods": bench.methods, "damage": bench.damage, "seed": bench.seed, "workers": config.workers},
+            bench.cron,
         ),
-        train_flow.to_deployment(
-            name="on-demand",
-            description="Train a learned restorer on a folder of clean images (run it by hand).",
-            parameters={
+        deployment(
+            train_flow,
+            "on-demand",
+            "Train a learned restorer on a folder of clean images (run it by hand).",
+            {
                 "settings": {"task": train.task, "steps": train.steps, "batch_size": train.batch_size, "patch": train.patch},
                 "data_dir": train.data,
                 "out_dir": train.output,
                 "resume": False,
             },
-            concurrency_limit=1,
-            tags=["archive-restoration", "training"],
         ),
     ]

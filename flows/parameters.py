@@ -21,6 +21,9 @@ class RestoreOptions(BaseModel):
     scale: int | None = Field(None, ge=2, le=8, description="Upscaling factor (bicubic, lanczos, cnn-sr).")
     model: str | None = Field(None, description="Model directory of a learned method (default: the shipped model).")
     tile: int | None = Field(None, ge=64, description="Largest square a learned network sees at once.")
+    quality: str | None = Field(None, description="fsr: 'fast' or 'best'.")
+    patch_size: int | None = Field(None, ge=3, description="exemplar: side of the copied patches (odd).")
+    search_radius: int | None = Field(None, ge=1, description="exemplar: how far to look for source patches, in pixels.")
 
     def given(self) -> dict[str, Any]:
         """The options that were set."""

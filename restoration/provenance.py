@@ -37,6 +37,8 @@ PARTIAL_FILE = re.compile(r"^\..+\.tmp-[A-Za-z0-9_]+")
 
 _hashes: dict[tuple, str] = {}
 _hashes_lock = threading.Lock()
+#: Entries kept before the memo starts afresh (a long-lived Dask worker sees many archives).
+MEMO_LIMIT = 200_000
 
 
 def content_sha256(path: os.PathLike | str | None) -> str | None:
@@ -54,6 +56,8 @@ def content_sha256(path: os.PathLike | str | None) -> str | None:
     if known is None:
         known = file_sha256(path)
         with _hashes_lock:
+            if len(_hashes) >= MEMO_LIMIT:
+                _hashes.clear()
             _hashes[stamp] = known
     return known
 
