@@ -55,7 +55,7 @@ def restore_flow(
     ``changed``, ``skipped``).
     """
     workers = workers or default_workers()
-    given = (options or RestoreOptions()).given() if not isinstance(options, dict) else options
+    given = options.given() if isinstance(options, RestoreOptions) else dict(options or {})  # a dict when validation is off
     root, files = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
     rels, failed = split_files(root, files)
     progress = Progress(len(rels), key="restore-progress")

@@ -36,10 +36,12 @@ def file_cache_key(context, parameters: dict[str, Any]) -> str:
     """
     digest = hashlib.sha256()
     digest.update(f"{context.task.name}\0{__version__}\0".encode())
-    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    digest.update(json.dumps({k: v for k, v in parameters.items() if k != "jobs"}, sort_keys=True, default=str).encode())
     for job in parameters.get("jobs", []):
-        key = job.get("key") or [content_sha256(job.get(k)) for k in INPUT_KEYS]  # a job built by hand
-        digest.update(f"{key};".encode())
+        stable = {k: v for k, v in job.items() if k != "run"}  # new/changed says why a job runs, not what it makes
+        if "key" not in stable:  # a job built by hand: key it on its inputs' content here
+            stable["content"] = [content_sha256(job.get(k)) for k in INPUT_KEYS]
+        digest.update(json.dumps(stable, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
