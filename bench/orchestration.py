@@ -41,7 +41,7 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 mode, archive, out, method, workers, runner = sys.argv[1:7]
-from restoration.io import list_files
+from restoration.archive import list_archive
 from restoration.pipeline import restore_file
 if mode == "flow":
     from flows.restore import restore_flow
@@ -50,7 +50,7 @@ if mode == "flow":
     flow = with_runner(restore_flow, workers=int(workers), kind=runner)
 start = time.perf_counter()  # imports done: what is timed is the run itself
 if mode == "loop":
-    for rel, _ in list_files(archive):
+    for rel in list_archive(archive).files:
         restore_file(Path(archive) / rel, Path(out) / rel, rel=rel, method=method, mask_path=None, options={})
     counts = {}
 else:

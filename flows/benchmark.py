@@ -26,6 +26,8 @@ from flows.steps import (
     run_counts,
     table_records,
 )
+from restoration.archive import check_output_folder, claim_output_folder
+from restoration.provenance import SIDECAR_DIR
 from restoration.registry import REGISTRY, RESTORER_KINDS
 from restoration.reports import BASELINE, summary_markdown
 from tasks.report import write_contact_sheet, write_report
@@ -76,11 +78,14 @@ def benchmark_flow(
         REGISTRY.get(name, kind="damage")
     for name in methods:
         REGISTRY.get(name, kind=RESTORER_KINDS)
+    check_output_folder(archive, out_dir)
+    claim_output_folder(out_dir)
 
     ingested = ingest_flow(archive, out_dir, workers=workers)
     root = Path(ingested["root"])
     manifest = pd.DataFrame(ingested["rows"])
-    quarantined = manifest[manifest["status"] != "ok"].to_dict(orient="records")
+    quarantined = manifest[manifest["status"] == "quarantined"].to_dict(orient="records")
+    left_out = manifest[manifest["status"] == "left-out"].to_dict(orient="records")
     rels = sorted(manifest.loc[manifest["status"] == "ok", "path"].unique())
     plan = {kind: restorers_for(kind, methods) for kind in damage}
     n_eval = sum(len(p) + (REGISTRY.get(k).repaired_by != "upscale") for k, p in plan.items())
@@ -95,8 +100,9 @@ def benchmark_flow(
         damaged = damage_step(root, rels, damaged_dir, kind=kind, seed=seed, options={}, workers=workers, progress=progress)
         records += damaged
         ok = sorted(r["path"] for r in damaged if r["status"] == "ok")
+        scores = out / SIDECAR_DIR / "scores" / kind
         if REGISTRY.get(kind).repaired_by != "upscale":
-            eval_jobs += evaluation_jobs(damaged_dir, root, ok, masks_dir, {"damage": kind, "method": BASELINE})
+            eval_jobs += evaluation_jobs(damaged_dir, root, ok, masks_dir, {"damage": kind, "method": BASELINE}, sidecar_root=scores / BASELINE)
         for method in kind_methods:
             restored_dir = out / "restored" / kind / method
             restored = restore_step(
@@ -112,7 +118,7 @@ def benchmark_flow(
             )
             records += restored
             done = sorted(r["path"] for r in restored if r["status"] == "ok")
-            eval_jobs += evaluation_jobs(restored_dir, root, done, masks_dir, {"damage": kind, "method": method})
+            eval_jobs += evaluation_jobs(restored_dir, root, done, masks_dir, {"damage": kind, "method": method}, sidecar_root=scores / method)
         if REGISTRY.get(kind).repaired_by == "inpaint":
             for rel in ok[:CONTACT_SHEET_ITEMS]:
                 mask = next((r["mask"] for r in damaged if r["path"] == rel), None)
@@ -148,4 +154,4 @@ def benchmark_flow(
         key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {archive}") + "\n\n" + steps, description="benchmark report"
     )
     logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
-    return {"report": paths, "quarantined": quarantined, "failed": failed, "out_dir": str(out)}
+    return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "out_dir": str(out)}

@@ -1,25 +1,78 @@
 """``archive-restore``: the command line over the flows.
 
-Flows run on the local Prefect by default (an ephemeral API starts by
-itself) or against a server when PREFECT_API_URL is set. Exit status is 1
-when any file failed; each such file is named on stderr.
+Flows run against the server at PREFECT_API_URL when it is set, otherwise
+on a temporary server this command starts and that stops with it
+(:mod:`flows.temporary_server`). Options and output folders are checked
+before any server starts: a usage error is one line on stderr and exit
+status 2. Exit status is 1 when any file failed; each such file is named on
+stderr, as is every entry left out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 # No network here: keep the local Prefect server from trying to send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The library's own log records (logger "restoration") reach the Prefect UI too.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "restoration")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
+
+
+#: Resources of the command being run (a temporary server, settings), closed when it ends.
+_RESOURCES: list[contextlib.ExitStack] = []
+
+
+def _usage_error_code(exc: Exception) -> int | None:
+    """Print a usage error (click's interface: ``exit_code``, ``format_message``) as one line; its exit status, or None."""
+    kind = type(exc).__name__
+    if kind == "NoArgsIsHelpError":
+        exc.show()
+        return exc.exit_code
+    if kind == "Abort":
+        typer.echo("Aborted.", err=True)
+        return 1
+    if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "archive-restore"
+        typer.echo(f"{where}: {exc.format_message()}", err=True)
+        return exc.exit_code
+    return None
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line on stderr with exit status 2, rather than a usage block in a box.
+
+    Also owns what a command starts for its run (the temporary Prefect
+    server), and closes it however the command ends.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D102
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        with contextlib.ExitStack() as resources:
+            _RESOURCES.append(resources)
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except Exception as exc:  # usage errors only; anything else goes on up
+                code = _usage_error_code(exc)
+                if code is None:
+                    raise
+            finally:
+                _RESOURCES.pop()
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=OneLineErrors, add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked."
+)
 
 Workers = Annotated[Optional[int], typer.Option(help="Worker threads or local Dask processes (default: CPU cores).", min=1)]
 TaskRunner = Annotated[
@@ -29,40 +82,90 @@ DaskAddress = Annotated[Optional[str], typer.Option("--dask-address", help="Sche
 
 
 def _runner(flow, workers: int | None, task_runner: str, dask_address: str | None):
-    """``flow`` on the chosen task runner (a bad choice is a usage error)."""
+    """``flow`` on the chosen task runner (a bad choice is a usage error), with a Prefect API to report to."""
     from flows.runner import with_runner
 
     if dask_address and task_runner is None:
         task_runner = "dask"  # an address can only mean a Dask cluster
     try:
-        return with_runner(flow, workers=workers, kind=task_runner, dask_address=dask_address)
+        chosen = with_runner(flow, workers=workers, kind=task_runner, dask_address=dask_address)
     except (ValueError, ImportError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--task-runner") from None
+    _ensure_api()
+    return chosen
+
+
+def _ensure_api() -> None:
+    """Without PREFECT_API_URL, start a temporary server that goes when this command goes (even on kill -9)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        return
+    from flows import temporary_server
+
+    resources = _RESOURCES[-1]
+    proc, url = temporary_server.start()
+    resources.callback(temporary_server.stop, proc)
+    resources.enter_context(temporary_settings({PREFECT_API_URL: url}))
 
 
 @app.callback()
-def _settings(ctx: typer.Context) -> None:
-    """Flow runs from the command line send no heartbeats (set ARCHIVE_RESTORE_HEARTBEATS=1 for them).
+def _settings(
+    ctx: typer.Context,
+    max_pixels: Annotated[
+        Optional[int],
+        typer.Option("--max-pixels", min=1, help="Largest file to decode, in pixels of all its frames (default 268435456; env ARCHIVE_RESTORE_MAX_PIXELS)."),
+    ] = None,
+) -> None:
+    """Settings of every command.
 
-    Prefect joins its heartbeat thread at the end of every flow run, which
-    costs up to a second per run; heartbeats only serve zombie detection,
-    which an in-process command-line run does not have. Served and
-    worker-run deployments keep Prefect's default.
+    Flow runs from the command line send no heartbeats (set
+    ARCHIVE_RESTORE_HEARTBEATS=1 for them): Prefect joins its heartbeat
+    thread at the end of every flow run, which costs up to a second per
+    run; heartbeats only serve zombie detection, which an in-process
+    command-line run does not have. Served and worker-run deployments keep
+    Prefect's default.
     """
+    if max_pixels is not None:
+        from restoration.io import MAX_PIXELS_ENV
+
+        os.environ[MAX_PIXELS_ENV] = str(max_pixels)  # read by every worker, Dask's local ones included
     if os.environ.get("ARCHIVE_RESTORE_HEARTBEATS") != "1":
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         ctx.with_resource(temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
 
 
-def _parse_ratio(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
+def _check_output(input_path: Path, output: Path, *, masks: Path | None = None, hint: str = "OUTPUT") -> None:
+    """An output folder that could touch an input is a usage error, before anything is read or written."""
+    from restoration.archive import UnsafeOutputError, check_output_folder
+
     try:
-        low, _, high = text.partition("-")
-        return (float(low), float(high or low))
-    except ValueError:
-        raise typer.BadParameter(f"ratio must look like 0.2-0.3, got {text!r}") from None
+        check_output_folder(input_path, output, other_inputs=[masks])
+    except UnsafeOutputError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _checked_options(name: str, options: dict) -> dict:
+    """``options`` checked by the registry (names and bounds): a bad one is a usage error."""
+    from restoration.registry import REGISTRY
+
+    try:
+        return REGISTRY.get(name).check_options(options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _run_flow(flow, *args, **kwargs):
+    """Run ``flow``; an input that cannot be opened at all ends the command with one line and exit status 1."""
+    from restoration.archive import ArchiveError, UnsafeOutputError
+    from restoration.learned.catalog import ModelFileError
+
+    try:
+        return flow(*args, **kwargs)
+    except (ArchiveError, UnsafeOutputError, ModelFileError, FileNotFoundError) as exc:
+        typer.echo(f"archive-restore {flow.name}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -72,13 +175,18 @@ def _split(text: str | None) -> list[str] | None:
 def _report_failures(records: list[dict], what: str) -> int:
     from flows.steps import run_counts
 
-    failed = [r for r in records if r.get("status") != "ok"]
     counts = run_counts(records)
-    ok = len(records) - len(failed)
-    typer.echo(f"{what}: {ok} ok ({counts['new']} new, {counts['changed']} changed, {counts['skipped']} skipped), {len(failed)} failed")
-    for record in failed:
-        typer.echo(f"FAILED {record['path']}: {record.get('error', '')}", err=True)
-    return 1 if failed else 0
+    ok = counts["new"] + counts["changed"] + counts["skipped"]
+    typer.echo(
+        f"{what}: {ok} ok ({counts['new']} new, {counts['changed']} changed, {counts['skipped']} skipped), "
+        f"{counts['failed']} failed, {counts['left-out']} left out"
+    )
+    for record in records:
+        if record.get("status") == "failed":
+            typer.echo(f"FAILED {record['path']}: {record.get('error', '')}", err=True)
+        elif record.get("status") == "left-out":
+            typer.echo(f"LEFT OUT {record['path']}: {record.get('error', '')}", err=True)
+    return 1 if counts["failed"] else 0
 
 
 def _check(name: str, kind) -> None:
@@ -112,12 +220,17 @@ def ingest(
     """Read an archive and write manifest.parquet and manifest.csv."""
     from flows.ingest import ingest_flow
 
-    result = _runner(ingest_flow, workers, task_runner, dask_address)(str(archive), str(out), workers=workers)
+    _check_output(archive, out, hint="--out")
+    result = _run_flow(_runner(ingest_flow, workers, task_runner, dask_address), str(archive), str(out), workers=workers)
     rows = result["rows"]
-    quarantined = [r for r in rows if r["status"] != "ok"]
-    typer.echo(f"{len(rows) - len(quarantined)} items ok, {len(quarantined)} files quarantined; manifest: {result['manifest'][1]}")
+    quarantined = [r for r in rows if r["status"] == "quarantined"]
+    left_out = [r for r in rows if r["status"] == "left-out"]
+    ok = sum(r["status"] == "ok" for r in rows)
+    typer.echo(f"{ok} items ok, {len(quarantined)} files quarantined, {len(left_out)} entries left out; manifest: {result['manifest'][1]}")
     for r in quarantined:
         typer.echo(f"QUARANTINED {r['path']}: {r['reason']}", err=True)
+    for r in left_out:
+        typer.echo(f"LEFT OUT {r['path']}: {r['reason']}", err=True)
     raise typer.Exit(1 if quarantined else 0)
 
 
@@ -136,18 +249,13 @@ def damage(
     dask_address: DaskAddress = None,
 ) -> None:
     """Simulate damage: writes OUTPUT/<rel> and OUTPUT/masks/<rel>.png."""
-    from restoration.registry import REGISTRY
-
     _check(kind, "damage")
-    options = {"ratio": _parse_ratio(ratio), "sigma": sigma, "quality": quality, "scale": scale}
-    try:
-        options = REGISTRY.get(kind).check_options(options)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    options = _checked_options(kind, {"ratio": ratio, "sigma": sigma, "quality": quality, "scale": scale})
+    _check_output(input, output)
     from flows.simulate_damage import simulate_damage_flow
 
     flow = _runner(simulate_damage_flow, workers, task_runner, dask_address)
-    records = flow(str(input), str(output), kind, seed=seed, options=options, workers=workers)
+    records = _run_flow(flow, str(input), str(output), kind, seed=seed, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"damage {kind}"))
 
 
@@ -171,19 +279,15 @@ def restore(
     Files restored before with the same content, method, options and model
     are skipped; a run that was interrupted finishes the rest.
     """
-    from restoration.registry import REGISTRY
-
     _check(method, ("inpaint", "denoise", "upscale"))
-    try:
-        options = REGISTRY.get(method).check_options(
-            {"sigma": sigma, "radius": radius, "scale": scale, "model": str(model.resolve()) if model else None, "tile": tile}
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    options = _checked_options(
+        method, {"sigma": sigma, "radius": radius, "scale": scale, "model": str(model.resolve()) if model else None, "tile": tile}
+    )
+    _check_output(input, output, masks=masks)
     from flows.restore import restore_flow
 
     flow = _runner(restore_flow, workers, task_runner, dask_address)
-    records = flow(str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
+    records = _run_flow(flow, str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"restore {method}"))
 
 
@@ -200,7 +304,10 @@ def evaluate(
     """PSNR and SSIM, whole image and inside the mask, per image."""
     from flows.evaluate import evaluate_flow
 
-    records = _runner(evaluate_flow, workers, task_runner, dask_address)(str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
+    if reference.resolve() in out.resolve().parents:
+        raise typer.BadParameter(f"table {out} lies inside the reference folder {reference}: write it elsewhere", param_hint="--out")
+    flow = _runner(evaluate_flow, workers, task_runner, dask_address)
+    records = _run_flow(flow, str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
     code = _report_failures(records, "evaluate")
     typer.echo(f"table: {out}")
     raise typer.Exit(code)
@@ -252,6 +359,12 @@ def train(
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    from restoration.archive import UnsafeOutputError, check_output_folder
+
+    try:
+        check_output_folder(data, out)
+    except UnsafeOutputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     from flows.train import train_flow
 
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
@@ -265,11 +378,13 @@ def train(
 
 
 def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow) -> dict:
-    result = flow(str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
+    result = _run_flow(flow, str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
     for key, path in result["report"].items():
         typer.echo(f"{key:18s} {path}")
     for r in result["quarantined"]:
         typer.echo(f"QUARANTINED {r['path']}: {r['reason']}", err=True)
+    for r in result.get("left_out", []):
+        typer.echo(f"LEFT OUT {r['path']}: {r['reason']}", err=True)
     for r in result["failed"]:
         typer.echo(f"FAILED {r['path']} ({r.get('damage', '')} {r.get('method', '')}): {r.get('error', '')}", err=True)
     return result
@@ -293,6 +408,7 @@ def benchmark(
         _check(name, ("inpaint", "denoise", "upscale"))
     for name in _split(damage) or []:
         _check(name, "damage")
+    _check_output(archive, out, hint="--out")
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
     result = _run_benchmark(archive, out, _split(methods), _split(damage), seed, workers, flow)
     raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
@@ -310,7 +426,7 @@ def demo(
     from restoration.demo import EXPECTED_QUARANTINE, build_demo_archive
 
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
-    archive = build_demo_archive(out)
+    archive = build_demo_archive(out)  # an archive file inside the output folder: read, never written
     typer.echo(f"demo archive: {archive}")
     result = _run_benchmark(archive, out, None, None, 0, workers, flow)
     quarantined = {r["path"] for r in result["quarantined"]}

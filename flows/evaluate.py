@@ -10,7 +10,8 @@ from prefect.artifacts import create_table_artifact
 
 from flows.runner import task_runner
 from flows.steps import Progress, default_workers, evaluate_step, evaluation_jobs, failures, table_records
-from restoration.io import atomic_write, list_files
+from restoration.archive import UnsafeOutputError, list_archive
+from restoration.io import atomic_write, format_of
 
 
 @flow(name="evaluate", flow_run_name="evaluate-{restored_dir}", task_runner=task_runner())
@@ -20,14 +21,19 @@ def evaluate_flow(
     """Score every file of ``restored_dir`` that has a namesake in ``reference_dir``.
 
     Writes ``out_table`` (CSV) and a Parquet copy beside it; returns all
-    records, failed ones included.
+    records, failed ones included. The table may not be written inside the
+    reference folder (the originals).
     """
     workers = workers or default_workers()
     restored, reference = Path(restored_dir), Path(reference_dir)
     out_path = Path(out_table).resolve()
+    if reference.resolve() in out_path.parents:
+        raise UnsafeOutputError(f"table {out_table} lies inside the reference folder {reference_dir}: write it elsewhere")
     exclude = [masks_dir] if masks_dir else []
-    rels = [rel for rel, problem in list_files(restored, exclude=exclude) if not problem and (restored / rel).resolve() != out_path]
+    listing = list_archive(restored, exclude=exclude)
+    rels = [rel for rel in listing.files if format_of(rel)]  # the table and other non-images are not scored
     missing = [{"path": r, "status": "failed", "error": f"{reference / r}: no reference file"} for r in rels if not (reference / r).is_file()]
+    missing += [{"path": rel, "status": "failed", "error": f"{restored / rel}: {reason}"} for rel, reason in listing.refused]
     rels = [r for r in rels if (reference / r).is_file()]
     progress = Progress(len(rels), key="evaluate-progress")
     records = evaluate_step(

@@ -14,7 +14,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.parameters import RestoreOptions
 from flows.runner import task_runner
-from flows.steps import Progress, default_workers, restore_step, run_counts, split_files
+from flows.steps import Progress, default_workers, listing_records, restore_step, run_counts
+from restoration.archive import check_output_folder, claim_output_folder
+from restoration.pipeline import restore_settings
 from tasks.ingest import stage_archive
 
 REPORT_FAILURES = 200
@@ -22,21 +24,22 @@ TABLE_ROWS = 1000
 
 
 def run_report(title: str, records: list[dict]) -> str:
-    """Markdown: counts of new, changed, skipped and failed files, and the failures with their reasons."""
+    """Markdown: counts of new, changed, skipped, failed and left-out entries, and each failure and omission with its reason."""
     counts = run_counts(records)
     lines = [
         f"# {title}",
         "",
-        "| new | changed (redone) | skipped (unchanged) | failed |",
-        "|---:|---:|---:|---:|",
-        f"| {counts['new']} | {counts['changed']} | {counts['skipped']} | {counts['failed']} |",
+        "| new | changed (redone) | skipped (unchanged) | failed | left out |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {counts['new']} | {counts['changed']} | {counts['skipped']} | {counts['failed']} | {counts['left-out']} |",
     ]
-    failed = [r for r in records if r.get("status") != "ok"]
-    if failed:
-        lines += ["", "| failed file | reason |", "|---|---|"]
-        lines += [f"| {r['path']} | {str(r.get('error', '')).replace('|', '/')} |" for r in failed[:REPORT_FAILURES]]
-        if len(failed) > REPORT_FAILURES:
-            lines.append(f"| ... | {len(failed) - REPORT_FAILURES} more |")
+    for status, heading in (("failed", "failed entry"), ("left-out", "left-out entry")):
+        chosen = [r for r in records if r.get("status") == status]
+        if chosen:
+            lines += ["", f"| {heading} | reason |", "|---|---|"]
+            lines += [f"| {r['path']} | {str(r.get('error', '')).replace('|', '/')} |" for r in chosen[:REPORT_FAILURES]]
+            if len(chosen) > REPORT_FAILURES:
+                lines.append(f"| ... | {len(chosen) - REPORT_FAILURES} more |")
     return "\n".join(lines)
 
 
@@ -51,17 +54,20 @@ def restore_flow(
 ) -> list[dict]:
     """Write ``output_dir/<rel>`` restored with ``method``, one record per file.
 
-    Each record has ``status`` (``ok``/``failed``) and ``run`` (``new``,
-    ``changed``, ``skipped``).
+    Each record has ``status`` (``ok``, ``failed`` or ``left-out``, with
+    ``error`` saying why) and ``run`` (``new``, ``changed``, ``skipped``).
+    The output folder is refused when it could touch an input.
     """
     workers = workers or default_workers()
     given = options.given() if isinstance(options, RestoreOptions) else dict(options or {})  # a dict when validation is off
-    root, files = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
-    rels, failed = split_files(root, files)
-    progress = Progress(len(rels), key="restore-progress")
-    records = failed + restore_step(
-        Path(root),
-        rels,
+    restore_settings(method, given)  # bad options fail the run before anything is read or written
+    check_output_folder(input_path, output_dir, other_inputs=[masks_dir])
+    claim_output_folder(output_dir)
+    listing = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
+    progress = Progress(len(listing.files), key="restore-progress")
+    records = listing_records(listing) + restore_step(
+        listing.root,
+        listing.files,
         Path(output_dir),
         method=method,
         masks_dir=Path(masks_dir) if masks_dir else None,
@@ -71,8 +77,8 @@ def restore_flow(
     )
     counts = run_counts(records)
     get_run_logger().info("restore %s of %s: %s", method, input_path, ", ".join(f"{n} {k}" for k, n in counts.items()))
-    create_markdown_artifact(run_report(f"Restore of `{input_path}` with `{method}`", records), key="restore-report", description="files new, skipped, failed")
+    create_markdown_artifact(run_report(f"Restore of `{input_path}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out")
     rows = [{"path": r["path"], "run": r.get("run", "new"), "status": r["status"], "output": r.get("output", ""), "error": r.get("error", "")} for r in records]
-    failed_first = sorted(rows, key=lambda r: (r["status"] == "ok", r["run"] == "skipped", r["path"]))
+    failed_first = sorted(rows, key=lambda r: (r["status"] == "ok", r["status"] == "left-out", r["run"] == "skipped", r["path"]))
     create_table_artifact(failed_first[:TABLE_ROWS], key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
     return records

@@ -7,7 +7,9 @@ from pathlib import Path
 from prefect import flow
 
 from flows.runner import task_runner
-from flows.steps import Progress, damage_step, default_workers, split_files
+from flows.steps import Progress, damage_step, default_workers, listing_records
+from restoration.archive import check_output_folder, claim_output_folder
+from restoration.registry import REGISTRY
 from tasks.ingest import stage_archive
 
 
@@ -17,7 +19,10 @@ def simulate_damage_flow(
 ) -> list[dict]:
     """Write ``output_dir/<rel>`` damaged by ``kind`` and ``output_dir/masks/<rel stem>.png``."""
     workers = workers or default_workers()
-    root, files = stage_archive(input_path, output_dir, staging=".staging")
-    rels, failed = split_files(root, files)
-    progress = Progress(len(rels), key="damage-progress")
-    return failed + damage_step(Path(root), rels, Path(output_dir), kind=kind, seed=seed, options=options or {}, workers=workers, progress=progress)
+    options = REGISTRY.get(kind, kind="damage").check_options(options or {})
+    check_output_folder(input_path, output_dir)
+    claim_output_folder(output_dir)
+    listing = stage_archive(input_path, output_dir, staging=".staging")
+    progress = Progress(len(listing.files), key="damage-progress")
+    steps = damage_step(listing.root, listing.files, Path(output_dir), kind=kind, seed=seed, options=options, workers=workers, progress=progress)
+    return listing_records(listing) + steps

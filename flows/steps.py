@@ -1,8 +1,10 @@
 """Pipeline steps used inside flows: build per-file jobs, batch them, run them.
 
-Each step turns a folder of files into jobs (paths only), submits them in
-batches to the flow's bounded task runner, reports progress, and returns one
-record per file (or per frame, for evaluation).
+Each step turns a folder of files into jobs (paths and settings only),
+submits them in batches to the flow's bounded task runner, reports
+progress, and returns one record per file (or per frame, for evaluation).
+Hashing inputs and deciding what to skip happen inside the tasks, spread
+over the workers.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
+from restoration.archive import Listing
 from restoration.io import find_mask, stem_of
-from restoration.pipeline import restore_settings
-from restoration.provenance import content_sha256, finished_records, job_key, remove_partial_files, sidecar_path
+from restoration.pipeline import METRICS_VERSION, restore_settings
+from restoration.provenance import remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
-from tasks.common import INPUT_KEYS
+from tasks.common import error_text, failed_record
 from tasks.damage import damage_batch
 from tasks.evaluate import evaluate_batch
 from tasks.restore import restore_batch
@@ -70,82 +73,41 @@ class Progress:
             update_progress_artifact(self.artifact_id, progress=100.0 * min(self.done, self.total) / max(self.total, 1))
 
 
-def failed_record(job: dict, error: str) -> dict:
-    """The record of a job that could not be done."""
-    return {"path": job["rel"], "status": "failed", "error": error, "run": job.get("run", "new"), **job.get("labels", {})}
-
-
-def key_jobs(jobs: list[dict], *, step: str, settings: dict, out_root: Path | None) -> tuple[list[dict], list[dict]]:
-    """Give each job its input content hashes, its key and (with ``out_root``) its sidecar path.
-
-    Returns the keyed jobs, and failed records for jobs whose inputs cannot
-    be read. See :mod:`restoration.provenance`.
-    """
-    keyed, failed = [], []
-    for job in jobs:
-        try:
-            hashes = {name: content_sha256(job.get(name)) for name in INPUT_KEYS if name in job}
-        except OSError as exc:
-            failed.append(failed_record(job, f"{exc.filename or job['rel']}: cannot read: {exc.strerror or exc}"))
-            continue
-        job = {**job, "sha256": hashes, "settings": settings, "key": job_key(step, hashes, settings)}
-        if out_root is not None:
-            job["sidecar"] = str(sidecar_path(out_root, job["rel"]))
-        keyed.append(job)
-    return keyed, failed
-
-
 def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | None = None, **params: Any) -> list[dict]:
-    """Submit ``task`` over batches of the ``jobs`` not yet done and collect its records.
+    """Submit ``task`` over batches of ``jobs`` and collect their records.
 
-    A job whose sidecar shows it finished with the same key is not run: its
-    recorded records come back with ``run="skipped"``; the others carry
-    ``run="new"`` or ``"changed"``. A batch whose task fails after its
-    retries gives a failed record per file, naming the error, so the rest of
-    the run goes on. A batch served from Prefect's cache whose output files
-    have since disappeared is run again.
+    Each task decides per job, by the job's sidecar, whether to skip it
+    (``run="skipped"``) or do it (``"new"``, ``"changed"``); see
+    :mod:`tasks.common`. A batch whose task still fails after its retries
+    gives a failed record per file, naming the error, and the run goes on.
     """
     logger = get_run_logger()
-    todo: list[dict] = []
     records: list[dict] = []
-    for job in jobs:
-        state, done = finished_records(job["sidecar"], job["key"]) if job.get("sidecar") else ("new", None)
-        if done is None:
-            todo.append({**job, "run": state})
-        else:
-            records.extend({**r, "run": "skipped"} for r in done)
-    if progress and len(todo) < len(jobs):
-        progress.advance(len(jobs) - len(todo))
-    batches = make_batches(todo, workers)
+    batches = make_batches(jobs, workers)
     futures = {task.submit(batch, label=batch_label(batch), **params): batch for batch in batches}
-    rerun: list[list[dict]] = []
     for future in as_completed(list(futures)):
         batch = futures[future]
         try:
             result = future.result()
         except Exception as exc:  # the task's own error, after its retries
             logger.error("batch %s failed: %s", batch_label(batch), exc)
-            result = [failed_record(j, f"{type(exc).__name__}: {exc}") for j in batch]
-        if any(r.get("status") == "ok" and "output" in r and not Path(r["output"]).exists() for r in result):
-            rerun.append(batch)
-            continue
-        records.extend(result)
-        if progress:
-            progress.advance(len(batch))
-    for batch in rerun:
-        logger.info("outputs of cached batch %s are missing: running it again", batch_label(batch))
-        result = task.with_options(refresh_cache=True)(batch, label=batch_label(batch), **params)
+            result = [failed_record(j, error_text(exc)) for j in batch]
         records.extend(result)
         if progress:
             progress.advance(len(batch))
     return records
 
 
+#: What a record's ``status`` may be: done, not done (with ``error``), or left out on purpose (with ``error`` saying why).
+STATUSES = ("ok", "failed", "left-out")
+
+
 def run_counts(records: list[dict]) -> dict[str, int]:
-    """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``."""
-    counts = {"new": 0, "changed": 0, "skipped": 0, "failed": 0}
+    """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``, ``left-out``."""
+    counts = {"new": 0, "changed": 0, "skipped": 0, "failed": 0, "left-out": 0}
     for record in records:
-        counts["failed" if record.get("status") != "ok" else record.get("run", "new")] += 1
+        status = record.get("status")
+        counts[record.get("run", "new") if status == "ok" else ("left-out" if status == "left-out" else "failed")] += 1
     return counts
 
 
@@ -156,15 +118,16 @@ def prepare_output(out: Path) -> None:
         get_run_logger().warning("removed %d partial files left by an interrupted run in %s", len(removed), out)
 
 
-def split_files(root: str | Path, files: list[tuple[str, str | None]]) -> tuple[list[str], list[dict]]:
-    """Relative paths to process, and failed records for entries refused while staging."""
-    rels, failed = [], []
-    for rel, problem in files:
-        if problem:
-            failed.append({"path": rel, "status": "failed", "error": f"{Path(root) / rel}: {problem}"})
-        else:
-            rels.append(rel)
-    return rels, failed
+def listing_records(listing: Listing) -> list[dict]:
+    """Records for what an input listing did not take: refused entries fail, left-out ones are named."""
+    root = listing.root
+    failed = [
+        # "." is the input itself: an archive that cannot be unpacked
+        {"path": listing.source or rel, "status": "failed", "error": reason} if rel == "." else {"path": rel, "status": "failed", "error": f"{root / rel}: {reason}"}
+        for rel, reason in listing.refused
+    ]
+    left = [{"path": rel, "status": "left-out", "error": reason} for rel, reason in listing.left_out]
+    return failed + left
 
 
 def mask_path_for(root: Path, rel: str) -> Path:
@@ -177,13 +140,16 @@ def damage_step(
 ) -> list[dict]:
     """Damage files into ``out/<rel>`` with masks in ``out/masks/``."""
     options = REGISTRY.get(kind, kind="damage").check_options(options)
+    settings = {"kind": kind, "seed": seed, "options": options}
     jobs = [
-        {"rel": r, "src": str(root / r), "dst": str(out / r), "mask_dst": str(mask_path_for(out / "masks", r)), "labels": {"damage": kind}}
+        {
+            "rel": r, "src": str(root / r), "dst": str(out / r), "mask_dst": str(mask_path_for(out / "masks", r)),
+            "labels": {"damage": kind}, "step": "damage", "settings": settings, "sidecar": str(sidecar_path(out, r)),
+        }
         for r in rels
-    ]
+    ]  # fmt: skip
     prepare_output(out)
-    jobs, failed = key_jobs(jobs, step="damage", settings={"kind": kind, "seed": seed, "options": options}, out_root=out)
-    return failed + run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
+    return run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
 
 
 def restore_step(
@@ -203,36 +169,43 @@ def restore_step(
     jobs = []
     for r in rels:
         mask = find_mask(masks_dir, r) if masks_dir else None
-        jobs.append({"rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if mask else None, "labels": labels or {}})
+        jobs.append(
+            {
+                "rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if mask else None, "labels": labels or {},
+                "step": "restore", "settings": settings, "sidecar": str(sidecar_path(out, r)),
+            }
+        )  # fmt: skip
     prepare_output(out)
-    jobs, failed = key_jobs(jobs, step="restore", settings=settings, out_root=out)
-    return failed + run_batched(restore_batch, jobs, workers=workers, progress=progress, method=method, options=settings["options"])
+    return run_batched(restore_batch, jobs, workers=workers, progress=progress, method=method, options=settings["options"])
 
 
 def evaluate_step(jobs: list[dict], *, workers: int, progress: Progress | None = None) -> list[dict]:
     """Score jobs of ``{rel, test, reference, mask, labels}``; one row per frame.
 
-    Scores have no output file of their own, so no sidecar skips them;
-    Prefect's cache, keyed on the files' content, reuses them.
+    A job with a ``sidecar`` (the benchmark's) keeps its scores there, keyed
+    on the content of the three files, and a rerun reads them back.
     """
-    jobs, failed = key_jobs(jobs, step="evaluate", settings={}, out_root=None)
-    return failed + run_batched(evaluate_batch, jobs, workers=workers, progress=progress)
+    jobs = [{**job, "step": "evaluate", "settings": {"metrics": METRICS_VERSION}} for job in jobs]
+    return run_batched(evaluate_batch, jobs, workers=workers, progress=progress)
 
 
-def evaluation_jobs(test_root: Path, reference_root: Path, rels: list[str], masks_dir: Path | None, labels: dict) -> list[dict]:
+def evaluation_jobs(
+    test_root: Path, reference_root: Path, rels: list[str], masks_dir: Path | None, labels: dict, *, sidecar_root: Path | None = None
+) -> list[dict]:
     """Jobs pairing ``test_root/<rel>`` with ``reference_root/<rel>`` and the mask of ``rel``."""
     jobs = []
     for r in rels:
         mask = find_mask(masks_dir, r) if masks_dir else None
-        jobs.append(
-            {"rel": r, "test": str(test_root / r), "reference": str(reference_root / r), "mask": str(mask) if mask else None, "labels": labels}
-        )
+        job = {"rel": r, "test": str(test_root / r), "reference": str(reference_root / r), "mask": str(mask) if mask else None, "labels": labels}
+        if sidecar_root is not None:
+            job["sidecar"] = str(Path(sidecar_root) / f"{r}.json")  # a folder of score records of its own
+        jobs.append(job)
     return jobs
 
 
 def failures(records: list[dict]) -> list[dict]:
-    """The failed records."""
-    return [r for r in records if r.get("status") != "ok"]
+    """The failed records (left-out entries are not failures)."""
+    return [r for r in records if r.get("status") == "failed"]
 
 
 def table_records(frame, *, limit: int | None = None) -> list[dict]:

@@ -1,9 +1,10 @@
 """File-level steps shared by the Prefect tasks and the command line.
 
 Each step reads one archive file, works frame by frame through the registry,
-and writes its result atomically under an output folder. Errors about the
-file's content raise :class:`FileStepError` (its message names the file);
-operating-system I/O errors propagate so that callers may retry them.
+and writes its result atomically under an output folder. Whatever is wrong
+with the file or goes wrong in a method raises :class:`FileStepError` (its
+message names the file and the reason); operating-system I/O errors
+propagate, so that callers may retry the transient ones.
 """
 
 from __future__ import annotations
@@ -18,18 +19,28 @@ from typing import Any
 import numpy as np
 
 from restoration import __version__
+from restoration.frames import restore_frame
 from restoration.io import (
+    Derivation,
     UnreadableImageError,
+    check_declared_size,
+    DeclaredSize,
+    max_pixels,
     read_image_file,
     read_mask_file,
     write_image_file,
     write_mask_file,
 )
+from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
 from restoration.pixels import pixel_range
 from restoration.registry import REGISTRY, RESTORER_KINDS
 
 logger = logging.getLogger(__name__)
+
+#: What the evaluation computes; part of its provenance key, so that scores
+#: kept from an earlier run are recomputed when the metrics change.
+METRICS_VERSION = "psnr, ssim 7x7 uniform window, hole psnr/ssim"
 
 #: Upper edges of the hole-ratio bins used in summaries.
 RATIO_BIN_EDGES = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -58,20 +69,26 @@ def ratio_bin(ratio: float) -> str:
 
 
 def _keep_depth(frame: np.ndarray, original_dtype: np.dtype, bit_depth: int) -> np.ndarray:
-    """Clip to the bit depth actually stored (a 12-bit DICOM stays under 4096)."""
+    """Clip to the bit depth actually stored (a 12-bit DICOM stays under 4096), in place where possible."""
     frame = np.asarray(frame).astype(original_dtype, copy=False)
     if np.issubdtype(frame.dtype, np.integer):
         prange = pixel_range(frame, bit_depth=bit_depth)
-        frame = np.clip(frame, prange.low, prange.high).astype(original_dtype)
+        if prange.low > np.iinfo(frame.dtype).min or prange.high < np.iinfo(frame.dtype).max:
+            frame = np.clip(frame, prange.low, prange.high, out=frame if frame.flags.writeable else None).astype(original_dtype, copy=False)
     return frame
 
 
 def _read(path: Path):
-    os.stat(path)  # a missing or unreadable path is an OSError, retried by callers
+    os.stat(path)  # a missing or unreadable path is an OSError, retried by callers when transient
     try:
         return read_image_file(path)
     except UnreadableImageError as exc:
         raise FileStepError(str(exc)) from exc
+
+
+def _method_failed(src: Path, what: str, index: int, exc: Exception) -> FileStepError:
+    detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+    return FileStepError(f"{src}: {what} failed on frame {index}: {detail}")
 
 
 def restore_settings(method: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -85,12 +102,12 @@ def restore_settings(method: str, options: dict[str, Any]) -> dict[str, Any]:
     opts = entry.check_options(options)
     settings: dict[str, Any] = {"method": method, "options": opts}
     if "model" in entry.options:
-        from restoration.learned.restorers import model_weights
+        from restoration.learned.catalog import ModelFileError, model_directory, weights_path
         from restoration.provenance import content_sha256
 
         try:
-            settings["model_sha256"] = content_sha256(model_weights(method, opts))
-        except OSError:  # restore_file reports the missing model per file
+            settings["model_sha256"] = content_sha256(weights_path(model_directory(method, opts)))
+        except (OSError, ModelFileError):  # restore_file reports the missing model per file
             settings["model_sha256"] = "missing"
     return settings
 
@@ -108,12 +125,17 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
     for index, frame in enumerate(image.frames):
         try:
             damaged, mask = entry.func(frame, rng=item_rng(seed, kind, rel, index), **opts)
-        except ValueError as exc:
-            raise FileStepError(f"{src}: {kind} damage failed on frame {index}: {exc}") from exc
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # whatever a simulator raises fails this file only
+            raise _method_failed(src, f"{kind} damage", index, exc) from exc
         frames.append(_keep_depth(damaged, frame.dtype, image.bit_depth))
         masks.append(mask)
-    derivation = f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}"
-    write_image_file(image, frames, dst, derivation=derivation)
+    derivation = Derivation(f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}", kind, {**opts, "seed": seed})
+    try:
+        write_image_file(image, frames, dst, derivation=derivation)
+    except ValueError as exc:
+        raise FileStepError(str(exc)) from exc
     mask_path = write_mask_file(masks, mask_dst)
     return {
         "path": rel,
@@ -124,16 +146,30 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
     }
 
 
-def restore_file(src: Path, dst: Path, *, rel: str, method: str, mask_path: Path | None, options: dict[str, Any]) -> dict:
+def restore_file(
+    src: Path, dst: Path, *, rel: str, method: str, mask_path: Path | None, options: dict[str, Any], model_sha256: str | None = None
+) -> dict:
     """Restore every frame of ``src`` with ``method`` and write ``dst`` in the same format.
 
     Inpainting needs a mask (see :func:`restoration.io.find_mask`). A
     denoiser given a mask changes only the masked pixels. Upscalers ignore
-    masks (a damage mask is at the original resolution).
+    masks (a damage mask is at the original resolution), and refuse a file
+    whose output would be above the pixel limit. Each frame goes through
+    :func:`restoration.frames.restore_frame` (non-finite pixels, alpha, tiny
+    and huge frames). For a learned method, ``model_sha256`` is the hash of
+    the weights the run expects: if the weights loaded differ (replaced
+    during the run), the file fails rather than carry a wrong provenance.
     """
     entry = REGISTRY.get(method, kind=RESTORER_KINDS)
     opts = entry.check_options(options)
     image = _read(Path(src))
+    if entry.kind == "upscale":
+        factor = int(opts.get("scale", DEFAULT_SCALE))
+        first = image.frames[0]
+        try:
+            check_declared_size(src, DeclaredSize(len(image.frames), first.shape[0] * factor, first.shape[1] * factor), max_pixels())
+        except UnreadableImageError as exc:
+            raise FileStepError(f"{src}: upscaled by {factor} it {exc.reason.removeprefix('declares ')}") from exc
     masks = None
     if mask_path is not None and entry.kind != "upscale":
         try:
@@ -146,20 +182,34 @@ def restore_file(src: Path, dst: Path, *, rel: str, method: str, mask_path: Path
     restored = []
     for index, frame in enumerate(image.frames):
         try:
-            if entry.kind == "inpaint":
-                out = entry.func(frame, masks[index], **opts)
-            else:
-                out = entry.func(frame, **opts)
-                if masks is not None:
-                    hole = masks[index] if frame.ndim == 2 else masks[index][..., None]
-                    out = np.where(hole, out, frame)
-        except ValueError as exc:
-            raise FileStepError(f"{src}: {method} failed on frame {index}: {exc}") from exc
+            out = restore_frame(entry, frame, mask=None if masks is None else masks[index], options=opts, alpha=image.alpha)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # whatever a method raises fails this file only
+            raise _method_failed(src, method, index, exc) from exc
         restored.append(_keep_depth(out, frame.dtype, image.bit_depth))
     seconds = time.perf_counter() - start
-    write_image_file(image, restored, dst, derivation=f"archive-restoration {__version__} {method} {opts}")
+    record = {"path": rel, "method": method, "output": str(dst), "seconds": seconds, "frames": len(restored)}
+    if "model" in entry.options:
+        loaded = _loaded_model_sha256(method, opts)
+        if model_sha256 not in (None, "missing") and loaded != model_sha256:
+            raise FileStepError(f"{src}: the model's weights changed during the run (expected sha256 {model_sha256[:16]}, loaded {loaded[:16]})")
+        record["model_sha256"] = loaded
+    derivation = Derivation(f"archive-restoration {__version__} {method} {opts}", method, opts)
+    try:
+        write_image_file(image, restored, dst, derivation=derivation)
+    except ValueError as exc:
+        raise FileStepError(str(exc)) from exc
     logger.debug("restored %s with %s: %d frame(s) in %.2f s", rel, method, len(restored), seconds)
-    return {"path": rel, "method": method, "output": str(dst), "seconds": seconds, "frames": len(restored)}
+    return record
+
+
+def _loaded_model_sha256(method: str, options: dict[str, Any]) -> str:
+    """sha256 of the weights the learned ``method`` loaded for ``options`` (from the model cache)."""
+    from restoration.learned.catalog import LEARNED, model_directory
+    from restoration.learned.modelfiles import cached_model
+
+    return cached_model(model_directory(method, options), task=LEARNED[method][0])[1]["loaded_sha256"]
 
 
 def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | None = None) -> list[dict]:
@@ -168,6 +218,15 @@ def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | No
     The data range is the reference's native range (its bit depth).
     """
     ref_image, test_image = _read(Path(reference)), _read(Path(test))
+    try:
+        return _score_frames(test, reference, ref_image, test_image, rel=rel, mask_path=mask_path)
+    except (OSError, MemoryError, FileStepError):
+        raise
+    except Exception as exc:  # whatever goes wrong scoring this file fails it only
+        raise FileStepError(f"{test}: cannot be scored against {reference}: {type(exc).__name__}: {exc}") from exc
+
+
+def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: str, mask_path: Path | None) -> list[dict]:
     if len(ref_image.frames) != len(test_image.frames):
         raise FileStepError(f"{test}: {len(test_image.frames)} frames, reference {reference} has {len(ref_image.frames)}")
     masks = None

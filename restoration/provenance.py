@@ -5,16 +5,18 @@ written atomically *after* the output itself. It records the job key — a
 sha256 over the inputs' content hashes, the step, the method, its options,
 the model's weights hash and the library version — and the records the step
 returned. A later run over the same archive skips a file when its sidecar
-carries the same key and the outputs it names are still there, unchanged
-(same size and modification time). A run killed half way leaves finished
-files with sidecars, an output without a sidecar (redone), or a hidden temp
-file of :func:`restoration.io.atomic_write` (removed by
-:func:`remove_partial_files`); none of these is mistaken for a finished file.
+carries the same key and the outputs it names are still there with the
+recorded size and sha256; an output truncated, edited or lost since is
+redone. This is the only thing that decides what a rerun skips. A run
+killed half way leaves finished files with sidecars, an output without a
+sidecar (redone), or a temp file of :func:`restoration.io.atomic_write`
+(removed by :func:`remove_partial_files`); none of these is mistaken for a
+finished file.
 
 Hand-written because no library keeps per-file content-addressed results
 outside a workflow engine's own result store; Prefect's cache is keyed per
 task run (a batch of files), so a batch that gains one new file would
-recompute them all.
+recompute them all, and it does not look at the files it made.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from restoration import __version__
-from restoration.io import file_sha256, write_bytes_atomic
+from restoration.io import TEMP_MARKER, file_sha256, open_input, write_bytes_atomic
 
 SIDECAR_DIR = ".provenance"
-#: Temp files of :func:`restoration.io.atomic_write`: ``.<name>.tmp-<random><suffix>``.
-PARTIAL_FILE = re.compile(r"^\..+\.tmp-[A-Za-z0-9_]+")
+#: Temp files of :func:`restoration.io.atomic_write`, and only those:
+#: ``.<name>.arestore-tmp-<pid>-<random><suffix>``.
+PARTIAL_FILE = re.compile(r"^\..*" + re.escape(TEMP_MARKER) + r"\d+-[A-Za-z0-9_]+")
 
 _hashes: dict[tuple, str] = {}
 _hashes_lock = threading.Lock()
@@ -111,7 +114,8 @@ def write_sidecar(
 def read_sidecar(path: os.PathLike | str) -> dict | None:
     """A sidecar's content, or None when it is missing or unreadable (the file is then redone)."""
     try:
-        body = json.loads(Path(path).read_text())
+        with open_input(path) as fh:
+            body = json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     return (
@@ -127,9 +131,11 @@ def finished_records(
     """Whether the job with ``key`` is already done, by its sidecar at ``path``.
 
     Returns ``("done", records)`` when the sidecar has the same key and all
-    its outputs are still there with the recorded size and modification
-    time; otherwise ``("new", None)`` when no sidecar exists, or
-    ``("changed", None)`` when the inputs, settings, model or outputs differ.
+    its outputs are still there with the recorded size and sha256;
+    otherwise ``("new", None)`` when no sidecar exists, or ``("changed",
+    None)`` when the inputs, settings, model or outputs differ. Outputs are
+    read in full to hash them: a file edited in place, even to the same
+    size and time, is found.
     """
     body = read_sidecar(path)
     if body is None:
@@ -138,12 +144,9 @@ def finished_records(
         return "changed", None
     for output, stamp in (body.get("outputs") or {}).items():
         try:
-            current = _stamp(output)
+            if os.stat(output).st_size != stamp.get("size") or file_sha256(output) != stamp.get("sha256"):
+                return "changed", None
         except OSError:
-            return "changed", None
-        if current["size"] != stamp.get("size") or current["mtime_ns"] != stamp.get(
-            "mtime_ns"
-        ):
             return "changed", None
     return "done", body["records"]
 
@@ -151,9 +154,10 @@ def finished_records(
 def remove_partial_files(root: os.PathLike | str) -> list[Path]:
     """Delete temp files that a killed :func:`~restoration.io.atomic_write` left under ``root``.
 
-    Only the hidden ``.<name>.tmp-*`` pattern of that function is touched,
-    and only inside ``root`` (an output folder). Run it before a step
-    starts writing into ``root``, never while another run writes there.
+    Only names with that function's marker (:data:`PARTIAL_FILE`) are
+    touched, never a user's file, and only inside ``root`` (an output
+    folder, which never holds an input). Run it before a step starts
+    writing into ``root``, never while another run writes there.
     """
     removed = []
     root = Path(root)

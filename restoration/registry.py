@@ -2,15 +2,19 @@
 
 Adding a restorer is one module with its function and one ``Entry`` line in
 :func:`_builtin_entries`. Options are explicit per entry: a misspelt option
-is an error, never silently ignored.
+is an error, never silently ignored, and every value is checked against
+its bounds (:mod:`restoration.options`) in :meth:`Entry.check_options`, the
+one check that the library, the command line and the UI all go through.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from restoration.options import BLUR_SIGMA, JPEG_QUALITY, Bound, check_options
 
 #: Restorer kinds, and what each call looks like.
 #:   inpaint: func(image, mask, **options)
@@ -42,6 +46,15 @@ class Entry:
         Module of an optional dependency; the entry is unavailable without it.
     repaired_by : str, optional
         For damage: the restorer kind that repairs it (None: none yet).
+    context : int
+        For restorers: pixels around a pixel that its result depends on;
+        frames restored in tiles get this margin around each tile.
+    bounds : mapping of str to Bound
+        Bounds of this entry's options where they differ from
+        :data:`restoration.options.OPTIONS`.
+    check : callable, optional
+        A check of the options together, after each is within bounds
+        (raises ValueError): a learned method's model choice.
     """
 
     name: str
@@ -51,6 +64,9 @@ class Entry:
     summary: str = ""
     requires: str | None = None
     repaired_by: str | None = None
+    context: int = 32
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def available(self) -> bool:
@@ -58,13 +74,22 @@ class Entry:
         return self.requires is None or importlib.util.find_spec(self.requires) is not None
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Options without None values, refusing any this entry does not take."""
+        """Options without None values, each within its bounds; refuses any this entry does not take.
+
+        Raises
+        ------
+        ValueError
+            One line naming the option and what it must be.
+        """
         given = {k: v for k, v in options.items() if v is not None}
         unknown = sorted(set(given) - set(self.options))
         if unknown:
             takes = ", ".join(self.options) or "no options"
             raise ValueError(f"{self.kind} {self.name!r} does not take {', '.join(unknown)} (it takes: {takes})")
-        return given
+        checked = check_options(given, bounds=dict(self.bounds))
+        if self.check is not None:
+            self.check(checked)
+        return checked
 
 
 class Registry:
@@ -126,33 +151,45 @@ def _learned(name: str) -> Callable[..., Any]:
     return call
 
 
+def _model_check(method: str) -> Callable[[dict[str, Any]], None]:
+    """The check of a learned method's model choice (a model card is read; torch is not imported)."""
+
+    def check(options: dict[str, Any]) -> None:
+        from restoration.learned.catalog import check_model_choice
+
+        check_model_choice(method, options)
+
+    return check
+
+
 def _builtin_entries() -> list[Entry]:
     from restoration import metrics
     from restoration.damage import simulate as dmg
     from restoration.methods import denoise, exemplar, inpaint, upscale
 
     inpaint_gan, inpaint_vae, denoise_cnn, upscale_cnn = (_learned(n) for n in ("inpaint_gan", "inpaint_vae", "denoise_cnn", "upscale_cnn"))
+    hole = 128  # inpainting: a tile's margin must hold the holes that cross it
 
     return [
         # inpainting
-        Entry("biharmonic", "inpaint", inpaint.inpaint_biharmonic, (), "biharmonic interpolation (scikit-image)"),
-        Entry("telea", "inpaint", inpaint.inpaint_telea, ("radius",), "fast marching, Telea 2004 (OpenCV)"),
-        Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, ("radius",), "Navier-Stokes, Bertalmio 2001 (OpenCV)"),
-        Entry("fsr", "inpaint", inpaint.inpaint_fsr, ("quality",), "frequency-selective reconstruction (OpenCV xphoto)"),
-        Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, ("patch_size", "search_radius"), "patch priority fill, Criminisi 2004"),
-        Entry("gan-inpaint", "inpaint", inpaint_gan, ("model", "tile"), "gated-conv U-Net + PatchGAN, learned (Yu 2019)"),
-        Entry("vae-inpaint", "inpaint", inpaint_vae, ("model", "tile"), "convolutional VAE, learned (Kingma 2014)"),
+        Entry("biharmonic", "inpaint", inpaint.inpaint_biharmonic, (), "biharmonic interpolation (scikit-image)", context=hole),
+        Entry("telea", "inpaint", inpaint.inpaint_telea, ("radius",), "fast marching, Telea 2004 (OpenCV)", context=hole),
+        Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, ("radius",), "Navier-Stokes, Bertalmio 2001 (OpenCV)", context=hole),
+        Entry("fsr", "inpaint", inpaint.inpaint_fsr, ("quality",), "frequency-selective reconstruction (OpenCV xphoto)", context=hole),
+        Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, ("patch_size", "search_radius"), "patch priority fill, Criminisi 2004", context=hole),
+        Entry("gan-inpaint", "inpaint", inpaint_gan, ("model", "tile"), "gated-conv U-Net + PatchGAN, learned (Yu 2019)", context=hole, check=_model_check("gan-inpaint")),
+        Entry("vae-inpaint", "inpaint", inpaint_vae, ("model", "tile"), "convolutional VAE, learned (Kingma 2014)", context=hole, check=_model_check("vae-inpaint")),
         # denoising
-        Entry("nlm", "denoise", denoise.denoise_nlm, ("sigma",), "non-local means (scikit-image)"),
-        Entry("tv", "denoise", denoise.denoise_tv, ("sigma",), "total variation, Chambolle (scikit-image)"),
-        Entry("wavelet", "denoise", denoise.denoise_wavelet, ("sigma",), "BayesShrink wavelets (scikit-image)"),
-        Entry("bilateral", "denoise", denoise.denoise_bilateral, ("sigma",), "bilateral filter (scikit-image)"),
-        Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d"),
-        Entry("cnn-denoise", "denoise", denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)"),
+        Entry("nlm", "denoise", denoise.denoise_nlm, ("sigma",), "non-local means (scikit-image)", context=16),
+        Entry("tv", "denoise", denoise.denoise_tv, ("sigma",), "total variation, Chambolle (scikit-image)", context=32),
+        Entry("wavelet", "denoise", denoise.denoise_wavelet, ("sigma",), "BayesShrink wavelets (scikit-image)", context=32),
+        Entry("bilateral", "denoise", denoise.denoise_bilateral, ("sigma",), "bilateral filter (scikit-image)", context=8),
+        Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48),
+        Entry("cnn-denoise", "denoise", denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)", context=48, check=_model_check("cnn-denoise")),
         # upscaling
-        Entry("bicubic", "upscale", upscale.upscale_bicubic, ("scale",), "bicubic interpolation (OpenCV)"),
-        Entry("lanczos", "upscale", upscale.upscale_lanczos, ("scale",), "Lanczos-4 interpolation (OpenCV)"),
-        Entry("cnn-sr", "upscale", upscale_cnn, ("scale", "model", "tile"), "small EDSR + sub-pixel output, learned (Lim 2017)"),
+        Entry("bicubic", "upscale", upscale.upscale_bicubic, ("scale",), "bicubic interpolation (OpenCV)", context=8),
+        Entry("lanczos", "upscale", upscale.upscale_lanczos, ("scale",), "Lanczos-4 interpolation (OpenCV)", context=8),
+        Entry("cnn-sr", "upscale", upscale_cnn, ("scale", "model", "tile"), "small EDSR + sub-pixel output, learned (Lim 2017)", context=24, check=_model_check("cnn-sr")),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, ("ratio",), "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, ("ratio",), "thin bright/dark curved scratches", repaired_by="inpaint"),
@@ -162,8 +199,8 @@ def _builtin_entries() -> list[Entry]:
         Entry("poisson", "damage", dmg.simulate_poisson_noise, ("sigma",), "shot noise, sigma at mid-grey 0-255", repaired_by="denoise"),
         Entry("speckle", "damage", dmg.simulate_speckle_noise, ("sigma",), "multiplicative noise, sigma 0-255", repaired_by="denoise"),
         Entry("salt-pepper", "damage", dmg.simulate_salt_pepper, ("ratio",), "impulse noise on a fraction of pixels", repaired_by="inpaint"),
-        Entry("blur", "damage", dmg.simulate_blur, ("sigma",), "Gaussian blur, sigma in pixels"),
-        Entry("jpeg", "damage", dmg.simulate_jpeg, ("quality",), "JPEG artefacts at a quality", repaired_by="denoise"),
+        Entry("blur", "damage", dmg.simulate_blur, ("sigma",), "Gaussian blur, sigma in pixels", bounds={"sigma": BLUR_SIGMA}),
+        Entry("jpeg", "damage", dmg.simulate_jpeg, ("quality",), "JPEG artefacts at a quality", repaired_by="denoise", bounds={"quality": JPEG_QUALITY}),
         Entry("downscale", "damage", dmg.simulate_downscale, ("scale",), "bicubic downscaling by an integer", repaired_by="upscale"),
         # metrics
         Entry("psnr", "metric", metrics.psnr, ("data_range",), "PSNR, whole image (dB)"),

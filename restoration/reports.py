@@ -27,9 +27,11 @@ def per_image_table(rows: list[dict]) -> pd.DataFrame:
     """Per-image rows as a table in a fixed order (damage, method, path, frame).
 
     Rows arrive in whatever order parallel tasks finish; sorting makes the
-    same seed give byte-identical tables.
+    same seed give byte-identical tables. The run's bookkeeping (status,
+    error, whether a score was reused) is not part of the table.
     """
     frame = pd.DataFrame(rows)
+    frame = frame.drop(columns=[c for c in ("status", "error", "run") if c in frame.columns])
     keys = [k for k in ("damage", "method", "path", "index") if k in frame.columns]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
 

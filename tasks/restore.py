@@ -23,5 +23,6 @@ def restore_batch(jobs: list[dict], method: str, options: dict[str, Any], label:
             method=method,
             mask_path=Path(job["mask"]) if job.get("mask") else None,
             options=options,
+            model_sha256=job.get("settings", {}).get("model_sha256"),
         ),
     )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from restoration.io import UnreadableImageError, file_sha256, find_mask, list_files, read_image_file, read_mask_file
+from restoration.archive import list_archive
+from restoration.io import UnreadableImageError, file_sha256, find_mask, read_image_file, read_mask_file
 from restoration.pixels import pixel_range, to_unit
 
 #: ITU-R BT.601 luma weights (what the super-resolution literature calls Y).
@@ -39,18 +40,23 @@ def to_gray_unit(frame: np.ndarray, *, bit_depth: int | None = None) -> np.ndarr
     return np.clip(unit, 0.0, 1.0).astype(np.float32)
 
 
-def load_training_images(root: os.PathLike | str, *, masks_dir: os.PathLike | str | None = None, min_size: int = 32) -> tuple[list[TrainingImage], list[dict]]:
+def load_training_images(
+    root: os.PathLike | str, *, masks_dir: os.PathLike | str | None = None, min_size: int = 32, exclude: list[os.PathLike | str] = ()
+) -> tuple[list[TrainingImage], list[dict]]:
     """Every readable frame under ``root`` as a :class:`TrainingImage`.
 
     Returns the images and a manifest (one row per file: path, sha256 of the
     bytes, frames used or the reason it was skipped). Files that cannot be
-    read are skipped with their reason, never fatal.
+    read, and entries refused by :func:`restoration.archive.list_archive`,
+    are skipped with their reason, never fatal. ``masks_dir`` and the
+    folders in ``exclude`` (the model's own output) are not read.
     """
     root = Path(root)
     images: list[TrainingImage] = []
     manifest: list[dict] = []
-    exclude = [masks_dir] if masks_dir else []
-    for rel, problem in list_files(root, exclude=exclude):
+    listing = list_archive(root, exclude=[masks_dir, *exclude])
+    entries = sorted([(rel, None) for rel in listing.files] + listing.refused)
+    for rel, problem in entries:
         path = root / rel
         row = {"path": rel, "sha256": "", "frames": 0, "skipped": problem or ""}
         manifest.append(row)
@@ -65,6 +71,9 @@ def load_training_images(root: os.PathLike | str, *, masks_dir: os.PathLike | st
                 masks = read_mask_file(mask_path, image) if mask_path else None
         except (UnreadableImageError, ValueError) as exc:
             row["skipped"] = str(exc)
+            continue
+        except OSError as exc:
+            row["skipped"] = f"{path}: cannot read: {exc.strerror or exc}"
             continue
         for index, frame in enumerate(image.frames):
             if min(frame.shape[:2]) < min_size:

@@ -9,6 +9,8 @@ anything that is not a plain mapping of names to tensors is refused.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
@@ -18,19 +20,24 @@ from pathlib import Path
 
 import torch
 
-from restoration.io import atomic_write, file_sha256
+from restoration.io import atomic_write, file_sha256, open_input
+from restoration.learned.catalog import (  # noqa: F401  (re-exported: model files are one topic)
+    CARD,
+    DEFAULT_MODELS,
+    WEIGHTS,
+    ModelFileError,
+    default_model_dir,
+    read_card,
+    weights_path,
+)
 from restoration.learned.networks import build_network
 
-WEIGHTS = "weights.pt"
-CARD = "model.json"
-#: Default models shipped with the package, trained by ``make models``.
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODELS = Path(__file__).parent / "default_models"
-
-
-class ModelFileError(ValueError):
-    """A model directory or checkpoint is missing, malformed or unsafe; the message names the file."""
+#: Largest network a model card may describe (parameters and buffers): the
+#: shipped ones have under a million; this leaves room for much bigger ones
+#: while refusing a card that would allocate gigabytes.
+MAX_PARAMETERS = 50_000_000
 
 
 def versions() -> dict[str, str]:
@@ -52,8 +59,13 @@ def load_plain(path: os.PathLike | str):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
+    with open_input(path) as fh:
+        return _load_plain_bytes(fh.read(), path)
+
+
+def _load_plain_bytes(data: bytes, path: Path):
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
         raise ModelFileError(f"{path}: not a safe plain checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
 
@@ -75,42 +87,46 @@ def write_model(directory: os.PathLike | str, net: torch.nn.Module, card: dict) 
     return card
 
 
-def read_card(directory: os.PathLike | str) -> dict:
-    path = Path(directory) / CARD
+def _sized_network(arch: dict, where: Path) -> torch.nn.Module:
+    """Build the card's network, after checking its size on torch's meta device (no memory taken)."""
+    name, options = arch.get("name"), arch.get("options", {})
     try:
-        card = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no model card (is {directory} a model directory written by `archive-restore train`?)") from None
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: model card is not JSON ({exc})") from None
-    for key in ("task", "architecture"):
-        if key not in card:
-            raise ModelFileError(f"{path}: model card lacks {key!r}")
-    return card
+        with torch.device("meta"):
+            probe = build_network(name, options)
+        size = sum(t.numel() for t in (*probe.parameters(), *probe.buffers()))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{where}: bad architecture {arch}: {exc}") from None
+    if size > MAX_PARAMETERS:
+        raise ModelFileError(f"{where}: architecture {arch} has {size:,} parameters, above the limit of {MAX_PARAMETERS:,}; not built")
+    return build_network(name, options)
 
 
 def load_model(directory: os.PathLike | str, *, task: str | None = None) -> tuple[torch.nn.Module, dict]:
     """Network (in eval mode, on CPU) and card of a model directory.
 
-    Refuses a directory whose card is for another task, whose weights are
-    not a plain state dict, or whose weights do not fit the architecture.
+    Refuses a directory whose card is for another task, names weights
+    outside the directory, describes a network above :data:`MAX_PARAMETERS`
+    (checked before anything is allocated), or whose weights are not a plain
+    state dict fitting the architecture. The card returned carries
+    ``loaded_sha256``: the sha256 of the very bytes the weights were loaded from.
     """
     directory = Path(directory)
     card = read_card(directory)
     if task is not None and card["task"] != task:
         raise ModelFileError(f"{directory}: a {card['task']!r} model, not a {task!r} model")
-    arch = card["architecture"]
-    try:
-        net = build_network(arch["name"], arch.get("options", {}))
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{directory / CARD}: bad architecture {arch}: {exc}") from None
-    path = directory / card.get("weights", WEIGHTS)
-    state = check_state_dict(load_plain(path), path)
+    path = weights_path(directory, card)
+    net = _sized_network(card["architecture"], directory / CARD)
+    expected = sum(t.numel() * t.element_size() for t in net.state_dict().values())
+    if path.stat().st_size > 2 * expected + 2**20:
+        raise ModelFileError(f"{path}: {path.stat().st_size:,} bytes of weights for a network of {expected:,} bytes; not loaded")
+    with open_input(path) as fh:
+        data = fh.read()
+    state = check_state_dict(_load_plain_bytes(data, path), path)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelFileError(f"{path}: weights do not fit {arch['name']}: {str(exc).splitlines()[0]}") from None
-    return net.eval(), card
+        raise ModelFileError(f"{path}: weights do not fit {card['architecture'].get('name')}: {str(exc).splitlines()[0]}") from None
+    return net.eval(), {**card, "loaded_sha256": hashlib.sha256(data).hexdigest()}
 
 
 _CACHE: dict[tuple, tuple[torch.nn.Module, dict]] = {}
@@ -120,20 +136,14 @@ _CACHE_LOCK = threading.Lock()
 def cached_model(directory: os.PathLike | str, *, task: str) -> tuple[torch.nn.Module, dict]:
     """:func:`load_model`, kept in memory per directory and weights fingerprint."""
     directory = Path(directory).resolve()
-    weights = directory / WEIGHTS
     try:
-        st = weights.stat()
-        key = (str(directory), task, st.st_size, st.st_mtime_ns)
-    except OSError:
-        key = (str(directory), task, None, None)
+        st = weights_path(directory).stat()
+        key = (str(directory), task, st.st_size, st.st_mtime_ns, st.st_ino)
+    except (OSError, ModelFileError):
+        key = (str(directory), task, None, None, None)
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = load_model(directory, task=task)
             card = _CACHE[key][1]
-            logger.info("loaded %s model %s (weights sha256 %s)", task, directory, str(card.get("weights_sha256"))[:16])
+            logger.info("loaded %s model %s (weights sha256 %s)", task, directory, card["loaded_sha256"][:16])
         return _CACHE[key]
-
-
-def default_model_dir(name: str) -> Path:
-    """Directory of the shipped default model ``name`` (e.g. ``cnn-denoise``)."""
-    return DEFAULT_MODELS / name

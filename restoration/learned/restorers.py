@@ -22,9 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restoration.learned.modelfiles import WEIGHTS, ModelFileError, cached_model, default_model_dir
+from restoration.learned.catalog import ModelFileError, default_model_dir, default_model_name
+from restoration.learned.modelfiles import cached_model
 from restoration.learned.networks import fill_from_known
 from restoration.methods.inpaint import hole_of
+from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
 
 DEFAULT_TILE = 256
@@ -33,20 +35,6 @@ OVERLAP = 32
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def default_model_name(method: str, *, scale: int = 2) -> str:
-    """Name of the shipped model a learned restorer uses when no ``model`` is given."""
-    names = {"cnn-denoise": "cnn-denoise", "cnn-sr": f"cnn-sr-x{int(scale)}", "gan-inpaint": "gan-inpaint", "vae-inpaint": "vae"}
-    if method not in names:
-        raise KeyError(f"{method!r} is not a learned restorer")
-    return names[method]
-
-
-def model_weights(method: str, options: dict) -> Path:
-    """The weights file ``method`` will load with ``options`` (its ``model``, or the shipped default)."""
-    directory = options.get("model") or default_model_dir(default_model_name(method, scale=options.get("scale", 2)))
-    return Path(directory) / WEIGHTS
 
 
 def _model(model: os.PathLike | str | None, default: str, task: str):
@@ -157,7 +145,7 @@ def denoise_cnn_unit(plane: np.ndarray, *, sigma: float, model: os.PathLike | st
     return out[0, 0].cpu().numpy().astype(np.float64)
 
 
-def upscale_cnn(image: np.ndarray, *, scale: int = 2, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE // 2) -> np.ndarray:
+def upscale_cnn(image: np.ndarray, *, scale: int = DEFAULT_SCALE, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE // 2) -> np.ndarray:
     """Upscale by ``scale`` with the learned super-resolution network (``cnn-sr``).
 
     Gray images go through the network; colour images have their luma

@@ -217,7 +217,7 @@ def train_model(
     if settings.self_supervised and settings.task == "sr":
         raise ValueError("super-resolution has no self-supervised mode (it needs high-resolution images)")
     device = resolve_device(settings.device)
-    images, manifest = load_training_images(data_dir, masks_dir=masks_dir, min_size=settings.patch // 2)
+    images, manifest = load_training_images(data_dir, masks_dir=masks_dir, min_size=settings.patch // 2, exclude=[out_dir])
     if not images:
         raise ValueError(f"{data_dir}: no readable image of at least {settings.patch // 2} pixels a side to train on")
     train_images, val_images, held_out = split_validation(images)

@@ -7,6 +7,9 @@ import numpy as np
 
 from restoration.pixels import from_unit, pixel_range, to_unit
 
+#: The factor every upscaler uses when none is given.
+DEFAULT_SCALE = 2
+
 
 def _resize(image: np.ndarray, scale: int, interpolation: int) -> np.ndarray:
     if int(scale) != scale or scale < 1:
@@ -21,11 +24,11 @@ def _resize(image: np.ndarray, scale: int, interpolation: int) -> np.ndarray:
     return from_unit(big, prange, image.dtype)
 
 
-def upscale_bicubic(image: np.ndarray, *, scale: int = 2) -> np.ndarray:
+def upscale_bicubic(image: np.ndarray, *, scale: int = DEFAULT_SCALE) -> np.ndarray:
     """Bicubic interpolation (Keys, IEEE TASSP 1981) by ``scale``."""
     return _resize(image, scale, cv2.INTER_CUBIC)
 
 
-def upscale_lanczos(image: np.ndarray, *, scale: int = 2) -> np.ndarray:
+def upscale_lanczos(image: np.ndarray, *, scale: int = DEFAULT_SCALE) -> np.ndarray:
     """Lanczos-4 interpolation (Duchon, J. Appl. Meteorology 1979) by ``scale``."""
     return _resize(image, scale, cv2.INTER_LANCZOS4)

@@ -48,12 +48,12 @@ def test_rerun_skips_unchanged_and_redoes_what_changed(archive, tmp_path):
     from flows.restore import restore_flow
 
     out = tmp_path / "out"
-    assert counts(restore_flow(str(archive), str(out), "tv")) == {"new": 5, "changed": 0, "skipped": 0, "failed": 0}
+    assert counts(restore_flow(str(archive), str(out), "tv")) == {"new": 5, "changed": 0, "skipped": 0, "failed": 0, "left-out": 0}
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
 
     os.utime(archive / "scan0.png")  # touched, same bytes: still skipped (keys are content hashes)
     second = restore_flow(str(archive), str(out), "tv")
-    assert counts(second) == {"new": 0, "changed": 0, "skipped": 5, "failed": 0}
+    assert counts(second) == {"new": 0, "changed": 0, "skipped": 5, "failed": 0, "left-out": 0}
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")} == stamps  # nothing rewritten
 
     write_png(archive / "scan1.png", 255 - cv2.imread(str(archive / "scan1.png"), cv2.IMREAD_UNCHANGED))  # new content
@@ -79,10 +79,10 @@ def test_report_artifact_counts_new_skipped_failed(archive, tmp_path):
     restore_flow(str(archive), str(tmp_path / "out"), "wavelet")
     (archive / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     records = restore_flow(str(archive), str(tmp_path / "out"), "wavelet")
-    assert counts(records) == {"new": 0, "changed": 0, "skipped": 5, "failed": 1}
+    assert counts(records) == {"new": 0, "changed": 0, "skipped": 5, "failed": 1, "left-out": 0}
     with get_client(sync_client=True) as client:
         latest = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["restore-report"])), sort=ArtifactSort.CREATED_DESC, limit=1)[0]
-    assert "| 0 | 0 | 5 | 1 |" in latest.data and "broken.png" in latest.data
+    assert "| 0 | 0 | 5 | 1 | 0 |" in latest.data and "broken.png" in latest.data
 
 
 def test_retrained_model_redoes_the_files(tmp_path, archive):
@@ -133,7 +133,7 @@ def test_killed_run_restarts_and_finishes_without_partial_files(tmp_path):
     assert 8 <= len(done_before) < 48, "the run was not killed half way"
     # What a kill in the middle of a write leaves: a hidden temp file beside the output.
     (out / "2").mkdir(parents=True, exist_ok=True)
-    (out / "2" / ".scan40.png.tmp-k1ll3d.png").write_bytes(b"\x89PNG half")
+    (out / "2" / ".scan40.png.arestore-tmp-4242-k1ll3d.png").write_bytes(b"\x89PNG half")
 
     again = subprocess.run([*restore[:4], str(archive), str(out), *restore[5:]], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -142,7 +142,7 @@ def test_killed_run_restarts_and_finishes_without_partial_files(tmp_path):
     reference = tmp_path / "reference"
     clean = subprocess.run([*restore[:4], str(archive), str(reference), *restore[5:]], env=env, capture_output=True, text=True, timeout=300)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    assert not [p for p in out.rglob("*") if ".arestore-tmp-" in p.name]
     outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png") if ".provenance" not in p.parts)
     assert len(outputs) == 48
     for rel in outputs:  # every output complete and equal to the uninterrupted run's

@@ -11,12 +11,10 @@ import pytest
 import tifffile
 from pydicom.data import get_testdata_file
 
+from restoration.archive import describe_file, extract_archive, list_archive
 from restoration.io import (
     UnreadableImageError,
-    describe_file,
-    extract_archive,
     find_mask,
-    list_files,
     read_image_file,
     read_mask_file,
     write_mask_file,
@@ -192,10 +190,13 @@ def test_tar_extraction_refuses_escapes(tmp_path):
     assert "../bad.png" in refused and not (tmp_path / "bad.png").exists()
 
 
-def test_list_files_flags_links_out_of_the_archive(tmp_path):
+def test_listing_flags_links_out_of_the_archive_and_names_hidden_files(tmp_path):
     (tmp_path / "root").mkdir()
     (tmp_path / "secret.png").write_bytes(b"x")
     (tmp_path / "root" / "a.png").write_bytes(b"x")
     (tmp_path / "root" / ".hidden.png").write_bytes(b"x")
     os.symlink(tmp_path / "secret.png", tmp_path / "root" / "link.png")
-    assert dict(list_files(tmp_path / "root")) == {"a.png": None, "link.png": "symbolic link leads outside the archive"}
+    listing = list_archive(tmp_path / "root")
+    assert listing.files == ["a.png"]
+    assert listing.refused == [("link.png", "symbolic link leads outside the archive")]
+    assert listing.left_out == [(".hidden.png", "hidden file")]

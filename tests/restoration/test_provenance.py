@@ -48,18 +48,66 @@ def test_content_hash_follows_the_bytes(tmp_path):
         content_sha256(tmp_path / "missing.png")
 
 
-def test_partial_sweep_removes_only_atomic_write_leftovers(tmp_path):
-    from restoration.io import write_bytes_atomic
+def _leftover_of_atomic_write(path) -> str:
+    """The temp-file name atomic_write uses for ``path`` (the write is made to fail, as a crash would leave it)."""
+    from restoration.io import atomic_write
 
-    keep = [tmp_path / "a.png", tmp_path / ".hidden", tmp_path / "tmp-notes.txt", tmp_path / "sub" / "b.tmp-1.png"]
-    leftovers = [tmp_path / ".a.png.tmp-x7_q2.png", tmp_path / "sub" / ".c.dcm.tmp-abc123.dcm"]
+    seen = []
+
+    def crash(tmp):
+        seen.append(tmp.name)
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, crash)
+    return seen[0]
+
+
+def test_partial_sweep_removes_only_this_programs_temp_files(tmp_path):
+    # A user's own files that merely look like temp files are never touched (they used to be deleted).
+    keep = [
+        tmp_path / "a.png", tmp_path / ".hidden", tmp_path / "tmp-notes.txt", tmp_path / "sub" / "b.tmp-1.png",
+        tmp_path / ".notes.tmp-abc", tmp_path / "sub" / ".a.png.tmp-x7_q2.png", tmp_path / ".c.dcm.tmp-abc123.dcm",
+    ]  # fmt: skip
+    leftovers = [tmp_path / _leftover_of_atomic_write(tmp_path / "d.png"), tmp_path / "sub" / _leftover_of_atomic_write(tmp_path / "sub" / "e.nii.gz")]
+    assert ".arestore-tmp-" in leftovers[0].name and leftovers[1].name.endswith(".nii.gz")
     for path in keep + leftovers:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
-    write_bytes_atomic(tmp_path / "d.png", b"y")  # what atomic_write names its temp files must match the sweep
     assert sorted(remove_partial_files(tmp_path)) == sorted(leftovers)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in leftovers)
     assert remove_partial_files(tmp_path / "absent") == []
+
+
+def test_outputs_and_sidecars_respect_the_umask(tmp_path):
+    from restoration.io import write_bytes_atomic
+
+    old = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "group.png", b"x")
+        os.umask(0o022)
+        write_bytes_atomic(tmp_path / "world.png", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "group.png").stat().st_mode & 0o777 == 0o640  # mkstemp alone gives 0o600
+    assert (tmp_path / "world.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_changed_output_is_found_even_with_the_same_size_and_time(tmp_path):
+    from restoration.provenance import finished_records, write_sidecar
+
+    out = tmp_path / "x.png"
+    out.write_bytes(b"restored pixels")
+    record = {"path": "x.png", "output": str(out), "status": "ok"}
+    sidecar = tmp_path / ".provenance" / "x.png.json"
+    write_sidecar(sidecar, key="k", job={"rel": "x.png"}, records=[record])
+    assert finished_records(sidecar, "k")[0] == "done"
+    stat = out.stat()
+    out.write_bytes(b"edited!pixels!!")  # same length
+    os.utime(out, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    assert finished_records(sidecar, "k") == ("changed", None)
+    out.write_bytes(b"restored")  # truncated
+    assert finished_records(sidecar, "k") == ("changed", None)
 
 
 def test_restore_settings_name_the_default_models_weights():

@@ -1,0 +1,191 @@
+"""Applying a restorer to one frame, whatever the frame is like.
+
+Methods are plain functions over a whole array. :func:`restore_frame` puts
+one to work on a real frame and takes care, in one place, of what no
+method should have to handle itself:
+
+- non-finite pixels of float frames (NaN, inf: "no data") keep their
+  place and value; the method sees them filled from their nearest finite
+  neighbour, so that they neither spread nor pull their surroundings;
+- an alpha channel is left exactly as it was by denoisers (opacity is not
+  noisy image content); inpainters and upscalers treat it as a channel;
+- frames narrower than :data:`MIN_SIDE` pixels are edge-padded for the
+  method and cropped back, so a 1-pixel-wide scan restores like any other;
+- frames above :data:`WHOLE_FRAME_PIXELS` are restored in overlapping
+  tiles of :data:`TILE` pixels with a margin of the method's context
+  (:attr:`restoration.registry.Entry.context`), so memory stays bounded
+  whatever the frame's size; inpainting skips tiles without damage, and a
+  denoiser's sigma is estimated once for the whole frame;
+- the result's shape is checked: a method that returns anything but the
+  frame's shape (times an upscaling factor) fails loudly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from restoration.pixels import pixel_range
+
+#: Frames narrower or lower than this are edge-padded for the method.
+MIN_SIDE = 16
+#: Frames with more pixels than this are restored in tiles.
+WHOLE_FRAME_PIXELS = 3072 * 3072
+#: Side of the tiles' cores (each tile adds the method's context around it).
+TILE = 1024
+#: Crops at most this large (per side) are used to estimate a big frame's noise.
+SIGMA_SAMPLE = 512
+
+
+def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, options: dict[str, Any] | None = None, alpha: bool = False) -> np.ndarray:
+    """Restore one frame with the registry ``entry`` (an inpainter, denoiser or upscaler).
+
+    Parameters
+    ----------
+    entry : restoration.registry.Entry
+        The restorer.
+    frame : ndarray
+        (H, W) or (H, W, C) image of any dtype.
+    mask : ndarray, optional
+        (H, W), nonzero where damaged. Inpainters need it; a denoiser given
+        one changes only those pixels; upscalers ignore it.
+    options : dict
+        The restorer's options, already checked (:meth:`Entry.check_options`).
+    alpha : bool
+        Whether the last channel is opacity.
+
+    Returns
+    -------
+    ndarray
+        Same dtype and channels; same height and width, or both times an
+        integer factor for an upscaler.
+    """
+    options = dict(options or {})
+    hole = None if mask is None or entry.kind == "upscale" else np.asarray(mask) != 0
+    if entry.kind == "inpaint" and hole is None:
+        raise ValueError(f"inpainting with {entry.name!r} needs a mask")
+    if alpha and entry.kind == "denoise" and frame.ndim == 3 and frame.shape[2] >= 2:
+        colour = frame[..., :-1] if frame.shape[2] > 2 else frame[..., 0]
+        restored = restore_frame(entry, colour, mask=mask, options=options)
+        restored = restored[..., None] if restored.ndim == 2 else restored
+        return np.concatenate([restored, frame[..., -1:]], axis=2)
+    out = _restore_finite(entry, frame, hole, options)
+    _check_shape(entry, frame, out)
+    return out
+
+
+def _restore_finite(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
+    if not np.issubdtype(frame.dtype, np.floating):
+        return _restore_sized(entry, frame, hole, options)
+    finite = np.isfinite(frame)
+    if finite.all():
+        return _restore_sized(entry, frame, hole, options)
+    bad = ~(finite.all(axis=2) if frame.ndim == 3 else finite)
+    if bad.all():
+        return frame.copy()  # no data at all: nothing to restore
+    # Nearest finite neighbour: a neutral stand-in that adds no new values.
+    nearest = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+    filled = frame[tuple(nearest)]
+    if frame.ndim == 3:
+        filled = np.where(np.isfinite(filled), filled, np.nanmedian(np.where(finite, frame, np.nan)))
+    out = _restore_sized(entry, filled, hole, options)
+    scale = out.shape[0] // frame.shape[0]
+    keep = np.repeat(np.repeat(bad, scale, axis=0), scale, axis=1) if scale > 1 else bad
+    original = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1) if scale > 1 else frame
+    out[keep] = original[keep]
+    return out
+
+
+def _restore_sized(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        pad = ((0, max(0, MIN_SIDE - h)), (0, max(0, MIN_SIDE - w)))
+        padded = np.pad(frame, pad + ((0, 0),) * (frame.ndim - 2), mode="edge")
+        padded_hole = None if hole is None else np.pad(hole, pad, mode="edge")
+        out = _restore_sized(entry, padded, padded_hole, options)
+        scale = out.shape[0] // padded.shape[0]
+        return np.ascontiguousarray(out[: h * scale, : w * scale])
+    if h * w <= WHOLE_FRAME_PIXELS:
+        return _call(entry, frame, hole, options)
+    return _restore_tiled(entry, frame, hole, options)
+
+
+def _call(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
+    if entry.kind == "inpaint":
+        return entry.func(frame, hole, **options)
+    out = entry.func(frame, **options)
+    if hole is not None and entry.kind == "denoise":
+        out = np.where(hole[..., None] if frame.ndim == 3 else hole, out, frame)
+    return out
+
+
+def estimate_frame_sigma(frame: np.ndarray) -> float:
+    """Noise sigma (0-255 scale of the frame's own range) from up to 16 crops spread over a big frame.
+
+    The median of the crops' estimates: robust to a crop of pure texture,
+    and it never holds the whole frame in floating point.
+    """
+    from restoration.methods.denoise import estimate_noise_sigma
+
+    h, w = frame.shape[:2]
+    span = pixel_range(frame).span
+    side = min(SIGMA_SAMPLE, h, w)
+    estimates = []
+    for fy in (0.125, 0.375, 0.625, 0.875):
+        for fx in (0.125, 0.375, 0.625, 0.875):
+            y, x = int(fy * (h - side)), int(fx * (w - side))
+            crop = frame[y : y + side, x : x + side]
+            estimates.append(estimate_noise_sigma(crop) * pixel_range(crop).span / span)
+    return float(np.median(estimates))
+
+
+def _restore_tiled(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
+    h, w = frame.shape[:2]
+    halo = int(entry.context)
+    floating = np.issubdtype(frame.dtype, np.floating)
+    frame_span = pixel_range(frame).span if floating else None
+    options = dict(options)
+    if entry.kind == "denoise" and "sigma" in entry.options and options.get("sigma") is None:
+        options["sigma"] = estimate_frame_sigma(frame)
+    out = None
+    scale = 1
+    for y0 in range(0, h, TILE):
+        for x0 in range(0, w, TILE):
+            y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
+            core_hole = None if hole is None else hole[y0:y1, x0:x1]
+            if out is not None and core_hole is not None and not core_hole.any() and entry.kind in ("inpaint", "denoise"):
+                out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]  # nothing damaged here: nothing to change
+                continue
+            margin = halo
+            while True:
+                Y0, X0, Y1, X1 = max(0, y0 - margin), max(0, x0 - margin), min(h, y1 + margin), min(w, x1 + margin)
+                crop_hole = None if hole is None else hole[Y0:Y1, X0:X1]
+                # A hole wider than the tile and its margin: widen until something known surrounds it.
+                if entry.kind != "inpaint" or not crop_hole.all() or (Y0, X0, Y1, X1) == (0, 0, h, w):
+                    break
+                margin *= 2
+            crop = frame[Y0:Y1, X0:X1]
+            tile_options = options
+            if floating and options.get("sigma") is not None:
+                # sigma is on the 0-255 scale of the range the method sees: the crop's own.
+                tile_options = {**options, "sigma": float(options["sigma"]) * frame_span / pixel_range(crop).span}
+            result = _call(entry, crop, crop_hole, tile_options)
+            if out is None:
+                scale = max(1, result.shape[0] // crop.shape[0])
+                out = np.empty((h * scale, w * scale) + frame.shape[2:], dtype=frame.dtype)
+                if entry.kind in ("inpaint", "denoise") and hole is not None:
+                    out[...] = frame  # tiles without damage are skipped from here on
+            ty, tx = (y0 - Y0) * scale, (x0 - X0) * scale
+            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = result[ty : ty + (y1 - y0) * scale, tx : tx + (x1 - x0) * scale]
+    return out
+
+
+def _check_shape(entry, frame: np.ndarray, out: np.ndarray) -> None:
+    out = np.asarray(out)
+    h, w = frame.shape[:2]
+    scale = out.shape[0] // h if out.ndim >= 2 and h else 0
+    expected = (h * max(scale, 1), w * max(scale, 1)) + frame.shape[2:]
+    if out.shape != expected or (entry.kind != "upscale" and scale != 1):
+        raise ValueError(f"{entry.name} returned an array of shape {out.shape} for a frame of shape {frame.shape}")

@@ -1,0 +1,139 @@
+"""Model directories without torch: the shipped defaults, model cards, and which weights a method loads.
+
+Everything here reads JSON and paths only, so the command line can check a
+``--model`` choice (and the provenance can hash the weights a run will
+load) without paying for importing torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+WEIGHTS = "weights.pt"
+CARD = "model.json"
+#: Default models shipped with the package, trained by ``make models``.
+DEFAULT_MODELS = Path(__file__).parent / "default_models"
+#: Learned restorer -> its model task, and the name of its shipped default
+#: (``{scale}`` is filled in for super-resolution).
+LEARNED = {
+    "cnn-denoise": ("denoise", "cnn-denoise"),
+    "cnn-sr": ("sr", "cnn-sr-x{scale}"),
+    "gan-inpaint": ("inpaint", "gan-inpaint"),
+    "vae-inpaint": ("vae", "vae"),
+}
+
+
+class ModelFileError(ValueError):
+    """A model directory or checkpoint is missing, malformed or unsafe; the message names the file."""
+
+
+def default_model_name(method: str, *, scale: int = 2) -> str:
+    """Name of the shipped model a learned restorer uses when no ``model`` is given."""
+    if method not in LEARNED:
+        raise KeyError(f"{method!r} is not a learned restorer")
+    return LEARNED[method][1].format(scale=int(scale))
+
+
+def default_model_dir(name: str) -> Path:
+    """Directory of the shipped default model ``name`` (e.g. ``cnn-denoise``)."""
+    return DEFAULT_MODELS / name
+
+
+def shipped_scales() -> list[int]:
+    """Super-resolution factors with a shipped default model."""
+    scales = []
+    for folder in sorted(DEFAULT_MODELS.glob("cnn-sr-x*")):
+        suffix = folder.name.rsplit("x", 1)[-1]
+        if suffix.isdigit() and (folder / CARD).is_file():
+            scales.append(int(suffix))
+    return sorted(scales)
+
+
+def read_card(directory: os.PathLike | str) -> dict:
+    """The model card of a model directory (``model.json``), checked for its required keys."""
+    path = Path(directory) / CARD
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no model card (is {directory} a model directory written by `archive-restore train`?)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read the model card ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: model card is not JSON ({exc})") from None
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{path}: model card is not a JSON object")
+    for key in ("task", "architecture"):
+        if key not in card:
+            raise ModelFileError(f"{path}: model card lacks {key!r}")
+    if not isinstance(card["architecture"], dict) or not isinstance(card["architecture"].get("options", {}), dict):
+        raise ModelFileError(f"{path}: model card's architecture is not an object with options")
+    return card
+
+
+def weights_path(directory: os.PathLike | str, card: dict | None = None) -> Path:
+    """The weights file a model directory's card names, confined to that directory.
+
+    Raises
+    ------
+    ModelFileError
+        When the card names a path outside the directory (``..``, absolute,
+        or a link leading out), or something that is not a regular file.
+    """
+    directory = Path(directory)
+    card = read_card(directory) if card is None else card
+    name = card.get("weights", WEIGHTS)
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"{directory / CARD}: 'weights' must be a file name, got {name!r}")
+    root = Path(os.path.realpath(directory))
+    target = Path(os.path.realpath(root / name))
+    if Path(name).is_absolute() or target.parent != root and root not in target.parents:
+        raise ModelFileError(f"{directory / CARD}: weights path {name!r} leaves the model directory")
+    if not target.is_file():
+        raise ModelFileError(f"{target}: no such weights file")
+    return target
+
+
+def model_directory(method: str, options: dict) -> Path:
+    """The model directory ``method`` loads with ``options``: its ``model``, or the shipped default."""
+    if options.get("model"):
+        return Path(options["model"])
+    from restoration.methods.upscale import DEFAULT_SCALE
+
+    return default_model_dir(default_model_name(method, scale=options.get("scale", DEFAULT_SCALE)))
+
+
+def check_model_choice(method: str, options: dict) -> None:
+    """Refuse, before any work, a model that ``method`` could not use with ``options``.
+
+    A given ``model`` must be a model directory for the method's task (and,
+    for super-resolution, for the requested scale); without one, a shipped
+    default must exist for the options (``cnn-sr`` ships x2 and x4).
+
+    Raises
+    ------
+    ValueError
+        With the reason and what to do instead.
+    """
+    task = LEARNED[method][0]
+    if options.get("model"):
+        card = read_card(options["model"])
+        weights_path(options["model"], card)
+        if card["task"] != task:
+            raise ValueError(f"model {options['model']} is a {card['task']!r} model, and {method} needs a {task!r} model")
+        model_scale = card["architecture"].get("options", {}).get("scale")
+        if task == "sr" and "scale" in options and model_scale is not None and int(model_scale) != int(options["scale"]):
+            raise ValueError(f"model {options['model']} upscales by {model_scale}, not by {options['scale']}")
+        return
+    if task == "sr":
+        from restoration.methods.upscale import DEFAULT_SCALE
+
+        scale = int(options.get("scale", DEFAULT_SCALE))
+        shipped = shipped_scales()
+        if scale not in shipped:
+            listed = ", ".join(f"x{s}" for s in shipped) or "none"
+            raise ValueError(
+                f"{method} has no shipped model for scale {scale} (shipped: {listed}); "
+                f"train one with `archive-restore train --task sr --scale {scale}` and pass --model"
+            )
