@@ -169,13 +169,21 @@ def check_output_folder(input_path: os.PathLike | str, output: os.PathLike | str
 
 
 def claim_output_folder(output: os.PathLike | str) -> Path:
-    """Create ``output`` if needed and mark it as this program's output folder."""
+    """Create ``output`` if needed and mark it as this program's output folder.
+
+    The mark is an aid, not a precondition: on a folder that refuses writes
+    (full disk, read-only) it is skipped, and every file then fails with
+    that reason when it is written.
+    """
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     marker = out / OUTPUT_MARKER
-    if not marker.exists():
-        body = {"program": "archive-restoration", "version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds")}
-        atomic_write(marker, lambda tmp: tmp.write_text(json.dumps(body) + "\n"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not marker.exists():
+            body = {"program": "archive-restoration", "version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+            atomic_write(marker, lambda tmp: tmp.write_text(json.dumps(body) + "\n"))
+    except OSError:
+        pass
     return out
 
 

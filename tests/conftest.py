@@ -24,6 +24,19 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     return path
 
 
+def crops(count: int, size: int) -> list[np.ndarray]:
+    """``count`` different real crops of scikit-image's camera and astronaut."""
+    import skimage.data
+
+    sources = [skimage.data.camera(), skimage.color.rgb2gray(skimage.data.astronaut()) * 255]
+    out = []
+    for k in range(count):
+        image = sources[k % 2]
+        y, x = (37 * k) % (image.shape[0] - size), (53 * k) % (image.shape[1] - size)
+        out.append(np.ascontiguousarray(image[y : y + size, x : x + size]).astype(np.uint8))
+    return out
+
+
 @pytest.fixture(scope="session")
 def camera() -> np.ndarray:
     """128x128 crop of scikit-image's camera (real photo, uint8)."""

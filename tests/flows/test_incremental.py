@@ -13,22 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import write_png
+from tests.conftest import crops, write_png
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def crops(count: int, size: int) -> list[np.ndarray]:
-    """``count`` different real crops of scikit-image's camera and astronaut."""
-    import skimage.data
-
-    sources = [skimage.data.camera(), skimage.color.rgb2gray(skimage.data.astronaut()) * 255]
-    out = []
-    for k in range(count):
-        image = sources[k % 2]
-        y, x = (37 * k) % (image.shape[0] - size), (53 * k) % (image.shape[1] - size)
-        out.append(np.ascontiguousarray(image[y : y + size, x : x + size]).astype(np.uint8))
-    return out
 
 
 @pytest.fixture()

@@ -1,7 +1,3 @@
-import io
-import os
-import tarfile
-import zipfile
 from pathlib import Path
 
 import nibabel as nib
@@ -11,7 +7,7 @@ import pytest
 import tifffile
 from pydicom.data import get_testdata_file
 
-from restoration.archive import describe_file, extract_archive, list_archive
+from restoration.archive import describe_file
 from restoration.io import (
     UnreadableImageError,
     find_mask,
@@ -159,44 +155,3 @@ def test_find_mask_by_stem_in_any_format(tmp_path):
     assert find_mask(tmp_path, "a/b/y.tif") is None
     tifffile.imwrite(tmp_path / "v.tif", np.zeros((3, 4, 4), np.uint8))
     assert find_mask(tmp_path, "v.nii.gz").name == "v.tif"
-
-
-def test_zip_extraction_refuses_escapes_and_links(tmp_path, camera):
-    import cv2
-
-    png = cv2.imencode(".png", camera)[1].tobytes()
-    archive = tmp_path / "a.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("ok/img.png", png)
-        zf.writestr("../evil.png", png)
-        link = zipfile.ZipInfo("link.png")
-        link.external_attr = (0o120777) << 16
-        zf.writestr(link, "/etc/passwd")
-    refused = dict(extract_archive(archive, tmp_path / "out"))
-    assert (tmp_path / "out" / "ok" / "img.png").read_bytes() == png
-    assert "leaves" in refused["../evil.png"] and "link" in refused["link.png"]
-    assert not (tmp_path / "evil.png").exists()
-
-
-def test_tar_extraction_refuses_escapes(tmp_path):
-    archive = tmp_path / "a.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        for name in ("good.png", "../bad.png"):
-            info = tarfile.TarInfo(name)
-            info.size = 3
-            tf.addfile(info, io.BytesIO(b"abc"))
-    refused = dict(extract_archive(archive, tmp_path / "out"))
-    assert (tmp_path / "out" / "good.png").exists()
-    assert "../bad.png" in refused and not (tmp_path / "bad.png").exists()
-
-
-def test_listing_flags_links_out_of_the_archive_and_names_hidden_files(tmp_path):
-    (tmp_path / "root").mkdir()
-    (tmp_path / "secret.png").write_bytes(b"x")
-    (tmp_path / "root" / "a.png").write_bytes(b"x")
-    (tmp_path / "root" / ".hidden.png").write_bytes(b"x")
-    os.symlink(tmp_path / "secret.png", tmp_path / "root" / "link.png")
-    listing = list_archive(tmp_path / "root")
-    assert listing.files == ["a.png"]
-    assert listing.refused == [("link.png", "symbolic link leads outside the archive")]
-    assert listing.left_out == [(".hidden.png", "hidden file")]

@@ -37,3 +37,49 @@ def test_classical_methods_do_not_import_torch():
 
     code = "import sys; from restoration.registry import REGISTRY; import tasks.restore; REGISTRY.get('nlm'); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "name,options,message",
+    [
+        ("nlm", {"sigma": -5}, "sigma must be a finite number at least 0"),
+        ("nlm", {"sigma": float("nan")}, "got nan"),
+        ("nlm", {"sigma": float("inf")}, "got inf"),
+        ("telea", {"radius": -1}, "radius must be a finite number above 0"),
+        ("telea", {"radius": 0}, "above 0"),
+        ("holes", {"ratio": (2, 1)}, "ratio must be a range"),
+        ("holes", {"ratio": "0.5-1.5"}, "at most 1"),
+        ("cnn-sr", {"scale": 3}, "no shipped model for scale 3 \\(shipped: x2, x4\\)"),
+        ("bicubic", {"scale": 1.5}, "scale must be a whole number"),
+        ("exemplar", {"patch_size": 8}, "odd"),
+        ("jpeg", {"quality": 0}, "quality must be a whole number at least 1"),
+        ("fsr", {"quality": "better"}, "one of fast, best"),
+        ("blur", {"sigma": 0}, "above 0"),
+        ("cnn-denoise", {"tile": 100}, "multiple of 8"),
+    ],
+)
+def test_bad_option_values_are_refused_in_one_place(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        REGISTRY.get(name).check_options(options)
+
+
+def test_good_option_values_come_back_typed():
+    assert REGISTRY.get("holes").check_options({"ratio": "0.2-0.3"}) == {"ratio": (0.2, 0.3)}
+    assert REGISTRY.get("bicubic").check_options({"scale": 4.0}) == {"scale": 4}
+    assert REGISTRY.get("nlm").check_options({"sigma": 0}) == {"sigma": 0.0}
+    assert REGISTRY.get("cnn-sr").check_options({"scale": 4}) == {"scale": 4}
+
+
+def test_a_learned_method_checks_the_model_it_is_given(tmp_path):
+    import shutil
+
+    from restoration.learned.catalog import default_model_dir
+
+    with pytest.raises(ValueError, match="no model card"):
+        REGISTRY.get("cnn-denoise").check_options({"model": str(tmp_path)})
+    shutil.copytree(default_model_dir("cnn-sr-x2"), tmp_path / "sr2")
+    with pytest.raises(ValueError, match="is a 'sr' model, and cnn-denoise needs a 'denoise' model"):
+        REGISTRY.get("cnn-denoise").check_options({"model": str(tmp_path / "sr2")})
+    with pytest.raises(ValueError, match="upscales by 2, not by 4"):
+        REGISTRY.get("cnn-sr").check_options({"model": str(tmp_path / "sr2"), "scale": 4})
+    assert REGISTRY.get("cnn-sr").check_options({"model": str(tmp_path / "sr2"), "scale": 2})["scale"] == 2
