@@ -19,6 +19,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from restoration.options import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+
 # No network here: keep the local Prefect server from trying to send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The library's own log records (logger "restoration") reach the Prefect UI too.
@@ -114,7 +116,7 @@ def _settings(
     ctx: typer.Context,
     max_pixels: Annotated[
         Optional[int],
-        typer.Option("--max-pixels", min=1, help="Largest file to decode, in pixels of all its frames (default 268435456; env ARCHIVE_RESTORE_MAX_PIXELS)."),
+        typer.Option("--max-pixels", min=1, help=f"Largest file decoded or produced, in pixels of all its frames (default {DEFAULT_MAX_PIXELS}; env {MAX_PIXELS_ENV})."),
     ] = None,
 ) -> None:
     """Settings of every command.
@@ -127,8 +129,6 @@ def _settings(
     Prefect's default.
     """
     if max_pixels is not None:
-        from restoration.io import MAX_PIXELS_ENV
-
         os.environ[MAX_PIXELS_ENV] = str(max_pixels)  # read by every worker, Dask's local ones included
     if os.environ.get("ARCHIVE_RESTORE_HEARTBEATS") != "1":
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings

@@ -41,6 +41,7 @@ import pydicom.uid
 import tifffile
 
 from restoration import __version__
+from restoration.options import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
 
 #: File suffix -> format name. ``.nii.gz`` is matched before ``.gz``.
 FORMATS = {
@@ -55,12 +56,6 @@ FORMATS = {
 }
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 
-#: Default for :func:`max_pixels`: pixels of one file, all frames counted.
-#: At this size a 16-bit RGB file takes 1.6 GB in memory, and restoring it
-#: (input, output and mask arrays, methods working in tiles) about 3.5 GB:
-#: two workers fit a 2-core 24 GiB machine with room to spare.
-DEFAULT_MAX_PIXELS = 2**28
-MAX_PIXELS_ENV = "ARCHIVE_RESTORE_MAX_PIXELS"
 
 #: Every temp file of :func:`atomic_write` has this in its name, with the
 #: writing process's id: ``.<name>.arestore-tmp-<pid>-<random><suffix>``.

@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 
+#: Largest file decoded or produced, in pixels of all its frames (an upscaled
+#: output counts too): e.g. 24000 x 22000. Restoring holds the input and
+#: output arrays and the mask and works in tiles: a 16-bit RGB file at this
+#: size needs about 7 GB, a 16-bit gray one about 2.7 GB (BENCHMARKS.md), so
+#: two workers fit a 2-core 24 GiB machine. ``ARCHIVE_RESTORE_MAX_PIXELS``
+#: (or ``archive-restore --max-pixels``) sets another.
+DEFAULT_MAX_PIXELS = 2**29
+MAX_PIXELS_ENV = "ARCHIVE_RESTORE_MAX_PIXELS"
+
+
 @dataclass(frozen=True)
 class Bound:
     """What values one option accepts.
