@@ -119,13 +119,21 @@ def prepare_output(out: Path) -> None:
 
 
 def listing_records(listing: Listing) -> list[dict]:
-    """Records for what an input listing did not take: refused entries fail, left-out ones are named."""
-    root = listing.root
-    failed = [
-        # "." is the input itself: an archive that cannot be unpacked
-        {"path": listing.source or rel, "status": "failed", "error": reason} if rel == "." else {"path": rel, "status": "failed", "error": f"{root / rel}: {reason}"}
-        for rel, reason in listing.refused
-    ]
+    """Records for what an input listing did not take: refused entries fail, left-out ones are named.
+
+    A refused member of an archive file is named with the archive (it was
+    never unpacked, so it has no path of its own); ``.`` is the input itself.
+    """
+    from restoration.io import ARCHIVE_SUFFIXES
+
+    archive = listing.source if listing.source.lower().endswith(ARCHIVE_SUFFIXES) else None
+
+    def where(rel: str) -> str:
+        if rel == ".":
+            return ""
+        return f"{archive}: member {rel}: " if archive else f"{listing.root / rel}: "
+
+    failed = [{"path": listing.source if rel == "." else rel, "status": "failed", "error": where(rel) + reason} for rel, reason in listing.refused]
     left = [{"path": rel, "status": "left-out", "error": reason} for rel, reason in listing.left_out]
     return failed + left
 

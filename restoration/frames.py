@@ -11,17 +11,24 @@ method should have to handle itself:
   noisy image content); inpainters and upscalers treat it as a channel;
 - frames narrower than :data:`MIN_SIDE` pixels are edge-padded for the
   method and cropped back, so a 1-pixel-wide scan restores like any other;
-- frames above :data:`WHOLE_FRAME_PIXELS` are restored in overlapping
-  tiles of :data:`TILE` pixels with a margin of the method's context
-  (:attr:`restoration.registry.Entry.context`), so memory stays bounded
-  whatever the frame's size; inpainting skips tiles without damage, and a
-  denoiser's sigma is estimated once for the whole frame;
+- frames above :data:`WHOLE_FRAME_PIXELS` (or the method's own
+  :attr:`~restoration.registry.Entry.whole_limit`) are restored in
+  overlapping tiles of :data:`TILE` pixels at most, with a margin of the
+  method's context (:attr:`~restoration.registry.Entry.context`), so memory
+  stays bounded whatever the frame's size; inpainting skips tiles without
+  damage, and a denoiser's sigma is estimated once for the whole frame;
+- an inpainter gets at most :data:`HOLE_BUDGET` damaged pixels in one
+  call (a biharmonic fill costs about 3 KB of memory per damaged pixel):
+  tiles are split, then their margins narrowed, until each holds fewer;
+  only a hole so wide that a smaller crop would hold nothing known goes
+  over it;
 - the result's shape is checked: a method that returns anything but the
   frame's shape (times an upscaling factor) fails loudly.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -37,6 +44,9 @@ WHOLE_FRAME_PIXELS = 3072 * 3072
 TILE = 1024
 #: Crops at most this large (per side) are used to estimate a big frame's noise.
 SIGMA_SAMPLE = 512
+#: Most damaged pixels an inpainter gets in one call, and the smallest tile core split to reach it.
+HOLE_BUDGET = 100_000
+MIN_CORE = 128
 
 
 def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, options: dict[str, Any] | None = None, alpha: bool = False) -> np.ndarray:
@@ -63,7 +73,9 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         integer factor for an upscaler.
     """
     options = dict(options or {})
-    hole = None if mask is None or entry.kind == "upscale" else np.asarray(mask) != 0
+    hole = None if mask is None or entry.kind == "upscale" else np.asarray(mask)
+    if hole is not None and hole.dtype != bool:
+        hole = hole != 0
     if entry.kind == "inpaint" and hole is None:
         raise ValueError(f"inpainting with {entry.name!r} needs a mask")
     if alpha and entry.kind == "denoise" and frame.ndim == 3 and frame.shape[2] >= 2:
@@ -107,9 +119,15 @@ def _restore_sized(entry, frame: np.ndarray, hole: np.ndarray | None, options: d
         out = _restore_sized(entry, padded, padded_hole, options)
         scale = out.shape[0] // padded.shape[0]
         return np.ascontiguousarray(out[: h * scale, : w * scale])
-    if h * w <= WHOLE_FRAME_PIXELS:
+    too_many_holes = entry.kind == "inpaint" and np.count_nonzero(hole) > HOLE_BUDGET
+    if h * w <= _whole_limit(entry) and not too_many_holes:
         return _call(entry, frame, hole, options)
     return _restore_tiled(entry, frame, hole, options)
+
+
+def _whole_limit(entry) -> int:
+    """The largest frame, in pixels, ``entry`` is given whole."""
+    return min(WHOLE_FRAME_PIXELS, entry.whole_limit or WHOLE_FRAME_PIXELS)
 
 
 def _call(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
@@ -144,41 +162,51 @@ def estimate_frame_sigma(frame: np.ndarray) -> float:
 def _restore_tiled(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> np.ndarray:
     h, w = frame.shape[:2]
     halo = int(entry.context)
+    core = max(MIN_CORE, min(TILE, math.isqrt(_whole_limit(entry))))
     floating = np.issubdtype(frame.dtype, np.floating)
     frame_span = pixel_range(frame).span if floating else None
     options = dict(options)
     if entry.kind == "denoise" and "sigma" in entry.options and options.get("sigma") is None:
         options["sigma"] = estimate_frame_sigma(frame)
-    out = None
-    scale = 1
-    for y0 in range(0, h, TILE):
-        for x0 in range(0, w, TILE):
-            y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
-            core_hole = None if hole is None else hole[y0:y1, x0:x1]
-            if out is not None and core_hole is not None and not core_hole.any() and entry.kind in ("inpaint", "denoise"):
-                out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]  # nothing damaged here: nothing to change
+    scale = None if entry.kind == "upscale" else 1
+    out = None if scale is None else (frame.copy() if hole is not None else np.empty_like(frame))
+    cores = [(y0, x0, min(y0 + core, h), min(x0 + core, w)) for y0 in range(0, h, core) for x0 in range(0, w, core)]
+    cores.reverse()
+    while cores:
+        y0, x0, y1, x1 = cores.pop()
+        if hole is not None and entry.kind in ("inpaint", "denoise") and not hole[y0:y1, x0:x1].any():
+            continue  # nothing damaged here: the output already holds the input
+        margin = halo
+        while True:
+            Y0, X0, Y1, X1 = max(0, y0 - margin), max(0, x0 - margin), min(h, y1 + margin), min(w, x1 + margin)
+            crop_hole = None if hole is None else hole[Y0:Y1, X0:X1]
+            # A hole wider than the tile and its margin: widen until something known surrounds it.
+            if entry.kind != "inpaint" or not crop_hole.all() or (Y0, X0, Y1, X1) == (0, 0, h, w):
+                break
+            margin *= 2
+        if entry.kind == "inpaint" and np.count_nonzero(crop_hole) > HOLE_BUDGET:
+            if min(y1 - y0, x1 - x0) >= 2 * MIN_CORE:
+                ym, xm = (y0 + y1) // 2, (x0 + x1) // 2  # too much damage for one call: four smaller tiles
+                cores += [(ym, xm, y1, x1), (ym, x0, y1, xm), (y0, xm, ym, x1), (y0, x0, ym, xm)]
                 continue
-            margin = halo
-            while True:
-                Y0, X0, Y1, X1 = max(0, y0 - margin), max(0, x0 - margin), min(h, y1 + margin), min(w, x1 + margin)
-                crop_hole = None if hole is None else hole[Y0:Y1, X0:X1]
-                # A hole wider than the tile and its margin: widen until something known surrounds it.
-                if entry.kind != "inpaint" or not crop_hole.all() or (Y0, X0, Y1, X1) == (0, 0, h, w):
-                    break
-                margin *= 2
-            crop = frame[Y0:Y1, X0:X1]
-            tile_options = options
-            if floating and options.get("sigma") is not None:
-                # sigma is on the 0-255 scale of the range the method sees: the crop's own.
-                tile_options = {**options, "sigma": float(options["sigma"]) * frame_span / pixel_range(crop).span}
-            result = _call(entry, crop, crop_hole, tile_options)
-            if out is None:
-                scale = max(1, result.shape[0] // crop.shape[0])
-                out = np.empty((h * scale, w * scale) + frame.shape[2:], dtype=frame.dtype)
-                if entry.kind in ("inpaint", "denoise") and hole is not None:
-                    out[...] = frame  # tiles without damage are skipped from here on
-            ty, tx = (y0 - Y0) * scale, (x0 - X0) * scale
-            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = result[ty : ty + (y1 - y0) * scale, tx : tx + (x1 - x0) * scale]
+            while margin > 1 and np.count_nonzero(crop_hole) > HOLE_BUDGET:  # smallest core: a narrower margin
+                narrower = margin // 2
+                bounds = max(0, y0 - narrower), max(0, x0 - narrower), min(h, y1 + narrower), min(w, x1 + narrower)
+                if hole[bounds[0] : bounds[2], bounds[1] : bounds[3]].all():
+                    break  # keep something known around the hole
+                margin, (Y0, X0, Y1, X1) = narrower, bounds
+                crop_hole = hole[Y0:Y1, X0:X1]
+        crop = frame[Y0:Y1, X0:X1]
+        tile_options = options
+        if floating and options.get("sigma") is not None:
+            # sigma is on the 0-255 scale of the range the method sees: the crop's own.
+            tile_options = {**options, "sigma": float(options["sigma"]) * frame_span / pixel_range(crop).span}
+        result = _call(entry, crop, crop_hole, tile_options)
+        if out is None:
+            scale = max(1, result.shape[0] // crop.shape[0])
+            out = np.empty((h * scale, w * scale) + frame.shape[2:], dtype=frame.dtype)
+        ty, tx = (y0 - Y0) * scale, (x0 - X0) * scale
+        out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = result[ty : ty + (y1 - y0) * scale, tx : tx + (x1 - x0) * scale]
     return out
 
 

@@ -617,6 +617,8 @@ def _read_dicom(path: Path, fh: IO[bytes], limit: int) -> ImageFile:
         raise UnreadableImageError(path, f"unsupported colour space {photometric}")
     if samples not in (1, 3):
         raise UnreadableImageError(path, f"DICOM with {samples} samples per pixel is not supported")
+    if int(ds.get("BitsAllocated", 8)) == 1:
+        raise UnreadableImageError(path, "DICOM with 1-bit pixels (a binary map, e.g. a segmentation) is not restored")
     pixels = ds.pixel_array
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     frames = [pixels[i] for i in range(n_frames)] if n_frames > 1 else [pixels]
@@ -932,7 +934,8 @@ def read_mask_file(path: os.PathLike | str, image: ImageFile) -> list[np.ndarray
         When the frame count or the shape does not match the image.
     """
     mask_file = read_image_file(path)
-    planes = [(m.reshape(m.shape[:2] + (-1,)) != 0).any(axis=2) for m in mask_file.frames]
+    planes = [m != 0 if m.ndim == 2 else (m != 0).any(axis=2) for m in mask_file.frames]
+    del mask_file  # the decoded mask image is not needed once it is boolean
     if len(planes) == 1:
         planes = planes * len(image.frames)
     if len(planes) != len(image.frames):

@@ -49,6 +49,11 @@ class Entry:
     context : int
         For restorers: pixels around a pixel that its result depends on;
         frames restored in tiles get this margin around each tile.
+    whole_limit : int, optional
+        For restorers: the largest frame, in pixels, the method is given
+        whole (default :data:`restoration.frames.WHOLE_FRAME_PIXELS`);
+        bigger ones are restored in tiles of about this size, to bound the
+        memory of a method that needs much per pixel.
     bounds : mapping of str to Bound
         Bounds of this entry's options where they differ from
         :data:`restoration.options.OPTIONS`.
@@ -65,6 +70,7 @@ class Entry:
     requires: str | None = None
     repaired_by: str | None = None
     context: int = 32
+    whole_limit: int | None = None
     bounds: Mapping[str, Bound] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
 
@@ -184,7 +190,8 @@ def _builtin_entries() -> list[Entry]:
         Entry("tv", "denoise", denoise.denoise_tv, ("sigma",), "total variation, Chambolle (scikit-image)", context=32),
         Entry("wavelet", "denoise", denoise.denoise_wavelet, ("sigma",), "BayesShrink wavelets (scikit-image)", context=32),
         Entry("bilateral", "denoise", denoise.denoise_bilateral, ("sigma",), "bilateral filter (scikit-image)", context=8),
-        Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48),
+        Entry("bm3d", "denoise", denoise.denoise_bm3d, ("sigma",), "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48,
+              whole_limit=768 * 768),  # about 560 MB of working memory per megapixel
         Entry("cnn-denoise", "denoise", denoise_cnn, ("sigma", "model", "tile"), "residual CNN with noise map, learned (DnCNN/FFDNet)", context=48, check=_model_check("cnn-denoise")),
         # upscaling
         Entry("bicubic", "upscale", upscale.upscale_bicubic, ("scale",), "bicubic interpolation (OpenCV)", context=8),

@@ -48,6 +48,7 @@ def test_a_huge_frame_is_restored_in_tiles_like_a_whole_one(name, options, min_d
     whole = _run(name, noisy, mask if name == "telea" else None, **options)
     monkeypatch.setattr(frames, "WHOLE_FRAME_PIXELS", 64 * 64)
     monkeypatch.setattr(frames, "TILE", 64)
+    monkeypatch.setattr(frames, "MIN_CORE", 16)
     tiled = _run(name, noisy, mask if name == "telea" else None, **options)
     assert tiled.shape == whole.shape
     assert psnr(whole, tiled, data_range=255) >= min_db
@@ -63,6 +64,7 @@ def test_tiled_denoising_estimates_sigma_once_for_the_frame(camera, monkeypatch)
     calls = type(entry)(**{**entry.__dict__, "func": lambda image, *, sigma=None: seen.append(sigma) or image})
     monkeypatch.setattr(frames, "WHOLE_FRAME_PIXELS", 64 * 64)
     monkeypatch.setattr(frames, "TILE", 64)
+    monkeypatch.setattr(frames, "MIN_CORE", 16)
     restore_frame(calls, noisy, options={})
     assert len(seen) == 16 and len(set(seen)) == 1 and 10 < seen[0] < 20
 
@@ -72,6 +74,7 @@ def test_a_hole_wider_than_a_tile_and_its_margin_is_still_filled(camera, monkeyp
     mask[20:110, 20:110] = True
     monkeypatch.setattr(frames, "WHOLE_FRAME_PIXELS", 32 * 32)
     monkeypatch.setattr(frames, "TILE", 32)
+    monkeypatch.setattr(frames, "MIN_CORE", 16)
     damaged = np.where(mask, 0, camera).astype(np.uint8)
     out = _run("telea", damaged, mask)
     assert out[mask].min() > 0 and np.array_equal(out[~mask], camera[~mask])
@@ -107,3 +110,17 @@ def test_a_method_returning_the_wrong_shape_is_an_error(camera):
     broken = type(entry)(**{**entry.__dict__, "func": lambda image, **_: image[:, 0]})
     with pytest.raises(ValueError, match="returned an array of shape"):
         restore_frame(broken, camera, options={})
+
+
+def test_an_inpainter_never_gets_more_damage_than_the_budget_in_one_call(camera, monkeypatch):
+    monkeypatch.setattr(frames, "HOLE_BUDGET", 1500)
+    monkeypatch.setattr(frames, "MIN_CORE", 16)
+    mask = np.zeros(camera.shape, bool)
+    for y in (10, 30, 50, 70, 90):  # 3840 damaged pixels in scratches, in a frame small enough to be given whole otherwise
+        mask[y : y + 6] = True
+    entry = REGISTRY.get("biharmonic")
+    seen = []
+    counting = type(entry)(**{**entry.__dict__, "func": lambda image, hole: seen.append(int(hole.sum())) or entry.func(image, hole)})
+    out = restore_frame(counting, np.where(mask, 0, camera).astype(np.uint8), mask=mask, options={})
+    assert len(seen) > 1 and max(seen) <= 1500
+    assert out[mask].min() > 0 and np.array_equal(out[~mask], camera[~mask])
