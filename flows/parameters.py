@@ -1,4 +1,4 @@
-"""Flow parameters as pydantic models: validated on every call, and a form in the Prefect UI."""
+"""Flow parameters as pydantic models: a form in the Prefect UI, checked by the registry on every run."""
 
 from __future__ import annotations
 
@@ -6,24 +6,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from restoration.options import OPTIONS
+
+
+def _field(name: str) -> Any:
+    """A form field with the option's help; its bounds are checked by the registry, the one place for them."""
+    return Field(None, description=OPTIONS[name].help)
+
 
 class RestoreOptions(BaseModel):
     """Options of a restorer; leave a field empty for the method's default.
 
-    A method refuses an option it does not take (``archive-restore methods``
-    lists which take what).
+    A method refuses an option it does not take, and every value is checked
+    against its bounds when the run starts (``archive-restore methods``
+    lists which method takes what; ``restoration/options.py`` the bounds).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    sigma: float | None = Field(None, ge=0, description="Noise sigma on the 0-255 scale (denoisers; estimated when empty).")
-    radius: float | None = Field(None, gt=0, description="Inpainting radius in pixels (telea, navier-stokes).")
-    scale: int | None = Field(None, ge=2, le=8, description="Upscaling factor (bicubic, lanczos, cnn-sr).")
-    model: str | None = Field(None, description="Model directory of a learned method (default: the shipped model).")
-    tile: int | None = Field(None, ge=64, description="Largest square a learned network sees at once.")
-    quality: str | None = Field(None, description="fsr: 'fast' or 'best'.")
-    patch_size: int | None = Field(None, ge=3, description="exemplar: side of the copied patches (odd).")
-    search_radius: int | None = Field(None, ge=1, description="exemplar: how far to look for source patches, in pixels.")
+    sigma: float | None = _field("sigma")
+    radius: float | None = _field("radius")
+    scale: int | None = _field("scale")
+    model: str | None = _field("model")
+    tile: int | None = _field("tile")
+    quality: str | None = _field("quality")
+    patch_size: int | None = _field("patch_size")
+    search_radius: int | None = _field("search_radius")
 
     def given(self) -> dict[str, Any]:
         """The options that were set."""

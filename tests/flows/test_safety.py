@@ -223,3 +223,12 @@ def test_ingest_names_what_it_left_out_and_quarantines_a_huge_declared_image(arc
         ".notes.tmp-abc": "left-out", "bomb.png": "quarantined", "camera.png": "ok", "sub/.x.png": "left-out",
         "sub/astronaut.png": "ok", "sub/coins.png": "ok",
     }  # fmt: skip
+
+
+def test_a_run_started_with_a_bad_option_fails_before_writing_anything(archive, tmp_path):
+    """A UI or deployment run goes through the same registry check as the command line."""
+    from flows.restore import restore_flow
+
+    with pytest.raises(ValueError, match="sigma must be a finite number at least 0"):
+        restore_flow(str(archive), str(tmp_path / "out"), "nlm", options={"sigma": -5})
+    assert not (tmp_path / "out").exists()
