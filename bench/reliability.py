@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability.corpus import build_archives, build_corpus, tree_sha256  # noqa: E402
+from tests.reliability.corpus import build_archives, build_corpus, files_outside, said_of, tree_sha256  # noqa: E402
 
 CLI = [str(ROOT / ".venv" / "bin" / "archive-restore")]
 
@@ -43,23 +43,6 @@ def environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="ERROR")
     return env
-
-
-def files_outside(root: Path, allowed: list[Path]) -> set[str]:
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if here / d not in allowed]
-        found.update((here / f).relative_to(root).as_posix() for f in filenames)
-    return found
-
-
-def said_of(output: str, rel: str) -> tuple[str, str] | None:
-    for line in output.splitlines():
-        for prefix, kind in (("FAILED ", "refused"), ("LEFT OUT ", "left-out")):
-            if line.startswith(f"{prefix}{rel}: "):
-                return kind, line[len(prefix) + len(rel) + 2 :]
-    return None
 
 
 def score(cases, output: str, source: Path, out: Path, source_name: str, counts: dict, mismatches: list) -> None:

@@ -7,9 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from flows.temporary_server import wait_until_healthy
 
 
 def free_port() -> int:
@@ -42,18 +42,10 @@ def start_server(home: os.PathLike | str, *, port: int | None = None, timeout: f
             [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc)
-            raise RuntimeError(f"prefect server did not start on {url}: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.5)
+    if not wait_until_healthy(f"{url}/api", proc, timeout=timeout):
+        stop_process(proc)
+        raise RuntimeError(f"prefect server did not start on {url}: {(home / 'server.log').read_text()[-2000:]}")
+    return proc, url
 
 
 def stop_process(proc: subprocess.Popen, *, grace: float = 20) -> None:

@@ -51,17 +51,24 @@ def start(*, timeout: float = STARTUP_TIMEOUT_SECONDS) -> tuple[subprocess.Popen
         start_new_session=True,  # a terminal's Ctrl-C reaches the command, which then closes the pipe
     )
     url = f"http://127.0.0.1:{port}/api"
+    if not wait_until_healthy(url, proc, timeout=timeout):
+        stop(proc)
+        raise RuntimeError(f"the temporary Prefect server did not start on port {port} (exit status {proc.returncode})")
+    return proc, url
+
+
+def wait_until_healthy(api_url: str, proc: subprocess.Popen, *, timeout: float) -> bool:
+    """Whether the server at ``api_url`` answers its health check before ``proc`` ends or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
                 if response.status == 200:
-                    return proc, url
+                    return True
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise RuntimeError(f"the temporary Prefect server did not start on port {port} (exit status {proc.returncode})")
+            return False
         time.sleep(0.1)
 
 

@@ -211,9 +211,9 @@ def test_outputs_respect_the_umask(archive, tmp_path):
 def test_ingest_names_what_it_left_out_and_quarantines_a_huge_declared_image(archive, tmp_path):
     import pandas as pd
 
-    from tests.restoration.test_formats import png_declaring
+    from tests.reliability.corpus import png_declaring
 
-    png_declaring(archive / "bomb.png", 32000, 32000)
+    (archive / "bomb.png").write_bytes(png_declaring(32000, 32000))
     result = cli("ingest", archive, "--out", tmp_path / "out")
     assert result.exit_code == 1
     assert "QUARANTINED bomb.png: declares 32000 x 32000 pixels" in result.output

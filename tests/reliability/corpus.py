@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import stat
 import struct
 import tarfile
@@ -369,6 +368,20 @@ def tree_sha256(root: Path) -> dict[str, str]:
     return found
 
 
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy keeping links as links (the corpus's links must stay what they are)."""
-    shutil.copytree(src, dst, symlinks=True)
+def said_of(output: str, rel: str) -> tuple[str, str] | None:
+    """What the command printed of ``rel``: ("refused" | "left-out", reason), or None when it named no problem."""
+    for line in output.splitlines():
+        for prefix, kind in (("FAILED ", "refused"), ("LEFT OUT ", "left-out")):
+            if line.startswith(f"{prefix}{rel}: "):
+                return kind, line[len(prefix) + len(rel) + 2 :]
+    return None
+
+
+def files_outside(root: Path, allowed: list[Path]) -> set[str]:
+    """Every file under ``root`` except those in the folders ``allowed`` (relative paths)."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if here / d not in allowed]
+        found.update((here / f).relative_to(root).as_posix() for f in filenames)
+    return found

@@ -7,13 +7,12 @@ and the exit status.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.reliability.corpus import Case, build_archives, build_corpus, tree_sha256
+from tests.reliability.corpus import Case, build_archives, build_corpus, files_outside, said_of, tree_sha256
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -25,29 +24,11 @@ def run(*args) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def outcome(output: str, rel: str) -> tuple[str, str] | None:
-    """What the command said of ``rel``: ("refused" | "left-out", reason), or None when it named no problem."""
-    for line in output.splitlines():
-        for prefix, kind in (("FAILED ", "refused"), ("LEFT OUT ", "left-out")):
-            if line.startswith(f"{prefix}{rel}: "):
-                return kind, line[len(prefix) + len(rel) + 2 :]
-    return None
-
-
-def files_outside(root: Path, allowed: list[Path]) -> set[str]:
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if not any(here / d == a for a in allowed)]
-        found.update((here / f).relative_to(root).as_posix() for f in filenames)
-    return found
-
-
 def check_cases(cases: list[Case], output: str, source: Path, out: Path, *, source_name: str) -> None:
     named = set()
     for case in cases:
         rel = source_name if case.rel == "." else case.rel
-        said = outcome(output, rel)
+        said = said_of(output, rel)
         if case.expect == "restored":
             assert said is None, (case.rel, said)
             assert (out / case.rel).is_file(), f"{case.rel}: no output"

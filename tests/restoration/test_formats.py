@@ -22,6 +22,7 @@ from restoration.archive import describe_file
 ICC = Path(pydicom.__file__).parent / "data" / "test_files" / "crayons.icc"  # a real ICC profile that ships with pydicom
 from restoration.io import UnreadableImageError, declared_size, read_image_file
 from restoration.pipeline import restore_file
+from tests.reliability import corpus
 
 
 def restore(src: Path, out: Path, method: str = "nlm", **options) -> Path:
@@ -33,33 +34,12 @@ def restore(src: Path, out: Path, method: str = "nlm", **options) -> Path:
 
 
 def png_declaring(path: Path, width: int, height: int) -> Path:
-    """A valid 8-bit gray PNG of zeros, written row by row (the file stays small)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    comp = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)
-    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(corpus.png_declaring(width, height))
     return path
 
 
-def tiff_declaring(path: Path, width: int, height: int, rows_per_strip: int = 16) -> Path:
-    """A classic TIFF whose deflate strips all point at one small blob (a tiny file declaring a huge image)."""
-    blob = zlib.compress(b"\x00" * (width * rows_per_strip), 9)
-    strips = (height + rows_per_strip - 1) // rows_per_strip
-    offsets, counts = 8 + len(blob), 8 + len(blob) + 4 * strips
-    ifd = counts + 4 * strips
-    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1), (273, 4, strips, offsets),
-            (277, 3, 1, 1), (278, 4, 1, rows_per_strip), (279, 4, strips, counts)]  # fmt: skip
-    with open(path, "wb") as fh:
-        fh.write(b"II*\x00" + struct.pack("<I", ifd) + blob)
-        fh.write(struct.pack(f"<{strips}I", *([8] * strips)) + struct.pack(f"<{strips}I", *([len(blob)] * strips)))
-        fh.write(struct.pack("<H", len(tags)))
-        for tag, kind, count, value in tags:
-            fh.write(struct.pack("<HHIHH", tag, kind, count, value, 0) if kind == 3 else struct.pack("<HHII", tag, kind, count, value))
-        fh.write(struct.pack("<I", 0))
+def tiff_declaring(path: Path, width: int, height: int) -> Path:
+    path.write_bytes(corpus.tiff_declaring(width, height))
     return path
 
 
