@@ -826,13 +826,14 @@ def _rational(value) -> float:
 
 
 def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
-    ds = copy.deepcopy(original.header)
+    # A copy of every element but the old pixel data (which may be large, and is replaced).
+    source = original.header
+    ds = pydicom.dataset.FileDataset(str(original.path), {}, file_meta=copy.deepcopy(getattr(source, "file_meta", None) or pydicom.dataset.FileMetaDataset()))
+    for element in source:
+        if element.keyword not in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+            ds.add(copy.deepcopy(element))
+    ds.preamble = getattr(source, "preamble", None)
     pixels = np.stack(frames) if len(frames) > 1 else frames[0]
-    for name in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
-        if name in ds:
-            del ds[name]
-    if not getattr(ds, "file_meta", None):
-        ds.file_meta = pydicom.dataset.FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     ds.preamble = getattr(ds, "preamble", None) or b"\x00" * 128
     colour = frames[0].ndim == 3

@@ -86,6 +86,15 @@ def _read(path: Path):
         raise FileStepError(str(exc)) from exc
 
 
+def _release_pixels(image) -> None:
+    """Drop an image's pixels once its new frames exist: writing needs only each frame's shape and dtype.
+
+    Zero-stride stand-ins keep both and take no memory, so a very large
+    file is not held twice while its output is encoded.
+    """
+    image.frames = [np.broadcast_to(np.zeros((), frame.dtype), frame.shape) for frame in image.frames]
+
+
 def _method_failed(src: Path, what: str, index: int, exc: Exception) -> FileStepError:
     detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
     return FileStepError(f"{src}: {what} failed on frame {index}: {detail}")
@@ -132,6 +141,7 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
         frames.append(_keep_depth(damaged, frame.dtype, image.bit_depth))
         masks.append(mask)
     derivation = Derivation(f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}", kind, {**opts, "seed": seed})
+    _release_pixels(image)
     try:
         write_image_file(image, frames, dst, derivation=derivation)
     except ValueError as exc:
@@ -196,6 +206,8 @@ def restore_file(
             raise FileStepError(f"{src}: the model's weights changed during the run (expected sha256 {model_sha256[:16]}, loaded {loaded[:16]})")
         record["model_sha256"] = loaded
     derivation = Derivation(f"archive-restoration {__version__} {method} {opts}", method, opts)
+    masks = None
+    _release_pixels(image)
     try:
         write_image_file(image, restored, dst, derivation=derivation)
     except ValueError as exc:
