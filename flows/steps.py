@@ -21,7 +21,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
 from restoration.archive import Listing
-from restoration.io import find_mask, stem_of
+from restoration.io import ARCHIVE_SUFFIXES, find_mask, stem_of
 from restoration.pipeline import METRICS_VERSION, restore_settings
 from restoration.provenance import remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
@@ -98,12 +98,12 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
     return records
 
 
-#: What a record's ``status`` may be: done, not done (with ``error``), or left out on purpose (with ``error`` saying why).
-STATUSES = ("ok", "failed", "left-out")
-
-
 def run_counts(records: list[dict]) -> dict[str, int]:
-    """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``, ``left-out``."""
+    """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``, ``left-out``.
+
+    A record's ``status`` is ``ok``, ``failed`` (``error`` says why) or
+    ``left-out`` (left out on purpose; ``error`` says why).
+    """
     counts = {"new": 0, "changed": 0, "skipped": 0, "failed": 0, "left-out": 0}
     for record in records:
         status = record.get("status")
@@ -124,8 +124,6 @@ def listing_records(listing: Listing) -> list[dict]:
     A refused member of an archive file is named with the archive (it was
     never unpacked, so it has no path of its own); ``.`` is the input itself.
     """
-    from restoration.io import ARCHIVE_SUFFIXES
-
     archive = listing.source if listing.source.lower().endswith(ARCHIVE_SUFFIXES) else None
 
     def where(rel: str) -> str:

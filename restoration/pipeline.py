@@ -21,10 +21,9 @@ import numpy as np
 from restoration import __version__
 from restoration.frames import restore_frame
 from restoration.io import (
+    MAX_PIXELS_ENV,
     Derivation,
     UnreadableImageError,
-    check_declared_size,
-    DeclaredSize,
     max_pixels,
     read_image_file,
     read_mask_file,
@@ -74,7 +73,8 @@ def _keep_depth(frame: np.ndarray, original_dtype: np.dtype, bit_depth: int) -> 
     if np.issubdtype(frame.dtype, np.integer):
         prange = pixel_range(frame, bit_depth=bit_depth)
         if prange.low > np.iinfo(frame.dtype).min or prange.high < np.iinfo(frame.dtype).max:
-            frame = np.clip(frame, prange.low, prange.high, out=frame if frame.flags.writeable else None).astype(original_dtype, copy=False)
+            low, high = frame.dtype.type(prange.low), frame.dtype.type(prange.high)  # bounds in the frame's dtype: clipped in place
+            frame = np.clip(frame, low, high, out=frame if frame.flags.writeable else None)
     return frame
 
 
@@ -174,12 +174,10 @@ def restore_file(
     opts = entry.check_options(options)
     image = _read(Path(src))
     if entry.kind == "upscale":
-        factor = int(opts.get("scale", DEFAULT_SCALE))
-        first = image.frames[0]
-        try:
-            check_declared_size(src, DeclaredSize(len(image.frames), first.shape[0] * factor, first.shape[1] * factor), max_pixels())
-        except UnreadableImageError as exc:
-            raise FileStepError(f"{src}: upscaled by {factor} it {exc.reason.removeprefix('declares ')}") from exc
+        factor, limit = int(opts.get("scale", DEFAULT_SCALE)), max_pixels()
+        pixels = sum(frame.shape[0] * frame.shape[1] for frame in image.frames) * factor * factor
+        if pixels > limit:
+            raise FileStepError(f"{src}: upscaled by {factor} it would hold {pixels:,} pixels, above the limit of {limit:,} ({MAX_PIXELS_ENV}); not restored")
     masks = None
     if mask_path is not None and entry.kind != "upscale":
         try:

@@ -180,6 +180,16 @@ def nifti_kept(original: Path, restored: Path) -> None:
     assert a.get_data_dtype() == b.get_data_dtype()
 
 
+def twelve_bit_dicom(path: Path) -> Path:
+    """MR_small as a 12-bit signed DICOM (BitsStored 12 in 16 allocated)."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    pixels = ds.pixel_array.astype(np.int32)
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.PixelData = ((pixels - pixels.min()) * 4095 // max(int(np.ptp(pixels)), 1) - 2048).astype("<i2").tobytes()
+    ds.save_as(path)
+    return path
+
+
 # ------------------------------------------------------------------- corpus
 
 
@@ -253,6 +263,8 @@ def build_corpus(root: Path) -> list[Case]:
     # DICOM
     for name in ("CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "rtdose.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "examples_ybr_color.dcm", "SC_rgb_rle_32bit.dcm"):
         good(f"dicom/{name}", data=Path(get_testdata_file(name)).read_bytes(), check=dicom_kept)
+    put("dicom/mr-12-bit.dcm", writer=twelve_bit_dicom)
+    cases.append(Case("dicom/mr-12-bit.dcm", "restored", check=dicom_kept))
     bad("dicom/palette.dcm", "PALETTE COLOR", data=Path(get_testdata_file("examples_palette.dcm")).read_bytes())
     bad("dicom/truncated.dcm", "", data=Path(get_testdata_file("MR_truncated.dcm")).read_bytes())
     bad("dicom/one-bit.dcm", "1-bit pixels", data=Path(get_testdata_file("liver_1frame.dcm")).read_bytes())

@@ -76,7 +76,7 @@ def test_upscaling_refuses_an_output_above_the_limit(tmp_path, camera, monkeypat
     src = tmp_path / "c.png"
     cv2.imwrite(str(src), camera)
     monkeypatch.setenv("ARCHIVE_RESTORE_MAX_PIXELS", str(camera.size * 3))
-    with pytest.raises(FileStepError, match="upscaled by 2 it 256 x 256 pixels"):
+    with pytest.raises(FileStepError, match="upscaled by 2 it would hold 65,536 pixels, above the limit of 49,152"):
         restore_file(src, tmp_path / "o.png", rel="c.png", method="bicubic", mask_path=None, options={})
     assert not (tmp_path / "o.png").exists()
 
@@ -245,6 +245,15 @@ def test_big_endian_and_32_bit_dicom_are_restored(tmp_path, name):
     assert written.BitsAllocated == original.BitsAllocated and written.PixelRepresentation == original.PixelRepresentation
     for tag in ("PatientID", "StudyInstanceUID", "Modality", "DoseGridScaling"):
         assert written.get(tag) == original.get(tag), tag
+
+
+def test_a_12_bit_dicom_stays_within_12_bits(tmp_path):
+    src = corpus.twelve_bit_dicom(tmp_path / "mr12.dcm")
+    original = pydicom.dcmread(src).pixel_array
+    for method, options in (("lanczos", {"scale": 2}), ("nlm", {"sigma": 30.0})):  # lanczos overshoots at edges
+        written = pydicom.dcmread(restore(src, tmp_path / method / "mr12.dcm", method, **options))
+        assert written.BitsStored == 12 and written.pixel_array.dtype == original.dtype
+        assert -2048 <= written.pixel_array.min() and written.pixel_array.max() <= 2047
 
 
 def test_dicom_outputs_carry_their_derivation(tmp_path):
