@@ -349,7 +349,7 @@ def train(
     dask_address: DaskAddress = None,
 ) -> None:
     """Train a learned restorer; OUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
-    from restoration.learned.modelfiles import ModelFileError
+    from restoration.learned.catalog import ModelFileError
     from restoration.learned.training import TrainingSettings
 
     try:

@@ -320,21 +320,6 @@ def read_image_file(path: os.PathLike | str, *, limit: int | None = None) -> Ima
     return image
 
 
-def declared_size(path: os.PathLike | str) -> DeclaredSize:
-    """The frames, height and width a file's header declares, without decoding pixels."""
-    path = Path(path)
-    fmt = format_of(path)
-    if fmt is None:
-        raise UnreadableImageError(path, f"unsupported file type {''.join(path.suffixes) or '(none)'}")
-    with open_input(path) as fh:
-        try:
-            return _PEEKERS[fmt](path, fh)
-        except (UnreadableImageError, OSError):
-            raise
-        except Exception as exc:
-            raise UnreadableImageError(path, f"cannot read {fmt} header: {type(exc).__name__}: {exc}") from exc
-
-
 def _native(frame: np.ndarray) -> np.ndarray:
     if frame.dtype.byteorder not in ("=", "|"):
         frame = frame.astype(frame.dtype.newbyteorder("="))
@@ -370,13 +355,6 @@ def _png_chunks(path: Path, data: bytes) -> list[tuple[bytes, bytes]]:
     if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) < 13:
         raise UnreadableImageError(path, "not a decodable PNG (corrupt or truncated: no image header)")
     return chunks
-
-
-def _peek_png(path: Path, fh: IO[bytes]) -> DeclaredSize:
-    head = fh.read(64 * 1024)
-    chunks = _png_chunks(path, head)
-    width, height = struct.unpack(">II", chunks[0][1][:8])
-    return DeclaredSize(1, height, width)
 
 
 def _read_png(path: Path, fh: IO[bytes], limit: int) -> ImageFile:
@@ -447,10 +425,6 @@ def _jpeg_segments(path: Path, data: bytes) -> tuple[DeclaredSize, list[bytes]]:
     return size, kept
 
 
-def _peek_jpeg(path: Path, fh: IO[bytes]) -> DeclaredSize:
-    return _jpeg_segments(path, fh.read(1 << 20))[0]
-
-
 def _read_jpeg(path: Path, fh: IO[bytes], limit: int) -> ImageFile:
     from PIL import Image, JpegImagePlugin
 
@@ -509,11 +483,6 @@ def _tiff_size(path: Path, pages) -> DeclaredSize:
         raise UnreadableImageError(path, "tiff file holds no image")
     total = sum(int(p.imagelength) * int(p.imagewidth) for p in pages)
     return DeclaredSize(len(pages), int(pages[0].imagelength), int(pages[0].imagewidth), total)
-
-
-def _peek_tiff(path: Path, fh: IO[bytes]) -> DeclaredSize:
-    with tifffile.TiffFile(fh) as tif:
-        return _tiff_size(path, list(tif.pages))
 
 
 def _tiff_page_header(path: Path, page) -> dict[str, Any]:
@@ -589,14 +558,6 @@ def _dicom_size(path: Path, ds) -> DeclaredSize:
     return DeclaredSize(int(ds.get("NumberOfFrames", 1) or 1), int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0))
 
 
-def _peek_dicom(path: Path, fh: IO[bytes]) -> DeclaredSize:
-    try:
-        ds = pydicom.dcmread(fh, stop_before_pixels=True)
-    except pydicom.errors.InvalidDicomError as exc:
-        raise UnreadableImageError(path, f"not a DICOM file ({exc})") from exc
-    return _dicom_size(path, ds)
-
-
 def _read_dicom(path: Path, fh: IO[bytes], limit: int) -> ImageFile:
     try:
         ds = pydicom.dcmread(fh)  # the stored bytes only: pixels are decoded once the size is known to be safe
@@ -657,10 +618,6 @@ def _nifti_size(path: Path, head: bytes) -> tuple[DeclaredSize, Any, int]:
     return DeclaredSize(frames, shape[0], shape[1] if len(shape) > 1 else 1), image_class, needed
 
 
-def _peek_nifti(path: Path, fh: IO[bytes]) -> DeclaredSize:
-    return _nifti_size(path, _nifti_stream(path, fh).read(540))[0]
-
-
 def _read_nifti(path: Path, fh: IO[bytes], limit: int) -> ImageFile:
     stream = _nifti_stream(path, fh)
     head = stream.read(540)
@@ -687,30 +644,9 @@ _READERS: dict[str, Callable[[Path, IO[bytes], int], ImageFile]] = {
     "dicom": _read_dicom,
     "nifti": _read_nifti,
 }
-_PEEKERS: dict[str, Callable[[Path, IO[bytes]], DeclaredSize]] = {
-    "png": _peek_png,
-    "jpeg": _peek_jpeg,
-    "tiff": _peek_tiff,
-    "dicom": _peek_dicom,
-    "nifti": _peek_nifti,
-}
 
 
 # ------------------------------------------------------------ writing back
-
-
-@dataclass(frozen=True)
-class Derivation:
-    """What produced a file's new pixels: one line for humans, and the settings.
-
-    ``text`` goes into DICOM's DerivationDescription, the NIfTI description
-    and the TIFF Software tag's neighbours; ``method`` and ``options`` are
-    what produced it.
-    """
-
-    text: str
-    method: str = ""
-    options: dict = field(default_factory=dict)
 
 
 def write_image_file(
@@ -718,7 +654,7 @@ def write_image_file(
     frames: list[np.ndarray],
     path: os.PathLike | str,
     *,
-    derivation: str | Derivation,
+    derivation: str,
 ) -> Path:
     """Write ``frames`` to ``path`` in ``original``'s format, dtype, photometric meaning and metadata.
 
@@ -743,15 +679,15 @@ def write_image_file(
         each the original's height and width times one common factor.
     path : path-like
         Destination; written atomically.
-    derivation : str or Derivation
-        What produced these pixels.
+    derivation : str
+        One line saying what produced these pixels (method and options): it
+        goes into DICOM's DerivationDescription and the NIfTI description.
 
     Raises
     ------
     ValueError
         When the frames do not match the original (count, channels, shape).
     """
-    derivation = derivation if isinstance(derivation, Derivation) else Derivation(str(derivation))
     if len(frames) != len(original.frames):
         raise ValueError(f"{original.path}: {len(frames)} frames given for {len(original.frames)}")
     frames = [np.asarray(f) for f in frames]
@@ -767,16 +703,16 @@ def write_image_file(
     return atomic_write(path, lambda tmp: writer(original, frames, tmp, derivation, scale))
 
 
-def _write_png(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
+def _write_png(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
     header = original.header or {}
     tmp.write_bytes(_encode_png(frames[0], header.get("chunks", [])))
 
 
-def _write_jpeg(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
+def _write_jpeg(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
     tmp.write_bytes(_encode_jpeg(frames[0], original.header or {}))
 
 
-def _write_tiff(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
+def _write_tiff(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
     pages = (original.header or {}).get("pages") or [{}] * len(frames)
     with tifffile.TiffWriter(tmp, bigtiff=sum(f.nbytes for f in frames) > 2**32 - 2**25) as tif:
         for frame, page in zip(frames, pages):
@@ -825,7 +761,7 @@ def _rational(value) -> float:
     return float(value)
 
 
-def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
+def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
     # A copy of every element but the old pixel data (which may be large, and is replaced).
     source = original.header
     ds = pydicom.dataset.FileDataset(str(original.path), {}, file_meta=copy.deepcopy(getattr(source, "file_meta", None) or pydicom.dataset.FileMetaDataset()))
@@ -858,7 +794,7 @@ def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: Derivation,
         ds.PixelSpacing = [f"{row / scale[0]:.6g}", f"{col / scale[1]:.6g}"]
     image_type = list(ds.get("ImageType", []) or [])
     ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]] if image_type else ["DERIVED", "SECONDARY"]
-    ds.DerivationDescription = derivation.text[:1024]
+    ds.DerivationDescription = derivation[:1024]
     # The original this one was derived from.
     old_sop = str(ds.get("SOPInstanceUID", "") or "")
     if old_sop and "SOPClassUID" in ds:
@@ -869,8 +805,8 @@ def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: Derivation,
     # Deterministic new UIDs: the same input and derivation give the same
     # UIDs, and every file of one series gets the same new series UID.
     old_series = str(ds.get("SeriesInstanceUID", ""))
-    ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[old_series, derivation.text])
-    ds.SOPInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[old_sop or original.path.name, derivation.text])
+    ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[old_series, derivation])
+    ds.SOPInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[old_sop or original.path.name, derivation])
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if "SOPClassUID" in ds:
         ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
@@ -878,7 +814,7 @@ def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: Derivation,
     pydicom.dcmwrite(tmp, ds, implicit_vr=False, little_endian=True, force_encoding=True)
 
 
-def _write_nifti(original: ImageFile, frames, tmp: Path, derivation: Derivation, scale) -> None:
+def _write_nifti(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
     img = original.header
     volume = frames[0] if len(img.shape) == 2 else np.stack(frames, axis=-1)
     volume = volume.reshape(volume.shape[:2] + tuple(img.shape[2:]))  # trailing singleton axes
@@ -889,7 +825,7 @@ def _write_nifti(original: ImageFile, frames, tmp: Path, derivation: Derivation,
         affine[:3, 0] /= scale[0]
         affine[:3, 1] /= scale[1]
     out = type(img)(volume, affine, header)
-    out.header["descrip"] = derivation.text.encode("ascii", "replace")[:79]
+    out.header["descrip"] = derivation.encode("ascii", "replace")[:79]
     nib.save(out, tmp)
 
 

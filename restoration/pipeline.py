@@ -22,7 +22,6 @@ from restoration import __version__
 from restoration.frames import restore_frame
 from restoration.io import (
     MAX_PIXELS_ENV,
-    Derivation,
     UnreadableImageError,
     max_pixels,
     read_image_file,
@@ -140,7 +139,7 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
             raise _method_failed(src, f"{kind} damage", index, exc) from exc
         frames.append(_keep_depth(damaged, frame.dtype, image.bit_depth))
         masks.append(mask)
-    derivation = Derivation(f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}", kind, {**opts, "seed": seed})
+    derivation = f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}"
     _release_pixels(image)
     try:
         write_image_file(image, frames, dst, derivation=derivation)
@@ -203,7 +202,7 @@ def restore_file(
         if model_sha256 not in (None, "missing") and loaded != model_sha256:
             raise FileStepError(f"{src}: the model's weights changed during the run (expected sha256 {model_sha256[:16]}, loaded {loaded[:16]})")
         record["model_sha256"] = loaded
-    derivation = Derivation(f"archive-restoration {__version__} {method} {opts}", method, opts)
+    derivation = f"archive-restoration {__version__} {method} {opts}"
     masks = None
     _release_pixels(image)
     try:

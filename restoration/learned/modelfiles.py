@@ -21,15 +21,7 @@ from pathlib import Path
 import torch
 
 from restoration.io import atomic_write, file_sha256, open_input
-from restoration.learned.catalog import (  # noqa: F401  (re-exported: model files are one topic)
-    CARD,
-    DEFAULT_MODELS,
-    WEIGHTS,
-    ModelFileError,
-    default_model_dir,
-    read_card,
-    weights_path,
-)
+from restoration.learned.catalog import CARD, WEIGHTS, ModelFileError, read_card, weights_path
 from restoration.learned.networks import build_network
 
 logger = logging.getLogger(__name__)

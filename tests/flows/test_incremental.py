@@ -78,7 +78,7 @@ def test_retrained_model_redoes_the_files(tmp_path, archive):
     import torch
 
     from flows.restore import restore_flow
-    from restoration.learned.modelfiles import default_model_dir
+    from restoration.learned.catalog import default_model_dir
 
     model = tmp_path / "model"
     shutil.copytree(default_model_dir("cnn-denoise"), model)

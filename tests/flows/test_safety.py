@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 

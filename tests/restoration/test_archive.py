@@ -7,7 +7,6 @@ import io
 import os
 import tarfile
 import zipfile
-from pathlib import Path
 
 import cv2
 import pytest

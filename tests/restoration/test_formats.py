@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -20,7 +17,7 @@ from pydicom.data import get_testdata_file
 from restoration.archive import describe_file
 
 ICC = Path(pydicom.__file__).parent / "data" / "test_files" / "crayons.icc"  # a real ICC profile that ships with pydicom
-from restoration.io import UnreadableImageError, declared_size, read_image_file
+from restoration.io import UnreadableImageError, read_image_file
 from restoration.pipeline import restore_file
 from tests.reliability import corpus
 
@@ -46,7 +43,6 @@ def tiff_declaring(path: Path, width: int, height: int) -> Path:
 def test_a_png_declaring_a_huge_image_is_refused_before_decoding(tmp_path):
     bomb = png_declaring(tmp_path / "bomb.png", 32000, 32000)
     assert bomb.stat().st_size < 2_000_000
-    assert declared_size(bomb).pixels == 32000 * 32000
     with pytest.raises(UnreadableImageError, match="declares 32000 x 32000 pixels .* above the limit"):
         read_image_file(bomb)
     row = describe_file(tmp_path, "bomb.png")[0]  # ingest quarantines it: it used to ingest as ok

@@ -111,7 +111,7 @@ def test_a_changed_output_is_found_even_with_the_same_size_and_time(tmp_path):
 
 
 def test_restore_settings_name_the_default_models_weights():
-    from restoration.learned.modelfiles import default_model_dir, read_card
+    from restoration.learned.catalog import default_model_dir, read_card
     from restoration.pipeline import restore_settings
 
     settings = restore_settings("cnn-sr", {"scale": 4})

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from restoration.damage.simulate import simulate_downscale, simulate_holes
-from restoration.learned.modelfiles import DEFAULT_MODELS, load_model
+from restoration.learned.catalog import DEFAULT_MODELS
+from restoration.learned.modelfiles import load_model
 from restoration.metrics import hole_psnr, psnr
 from restoration.registry import REGISTRY
 

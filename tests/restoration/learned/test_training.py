@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from restoration.learned.data import load_training_images
-from restoration.learned.modelfiles import ModelFileError, load_model
+from restoration.learned.catalog import ModelFileError
+from restoration.learned.modelfiles import load_model
 from restoration.learned.recipes import _inpaint_batch, recipe_for
 from restoration.learned.training import TrainingSettings, train_model
 from tests.restoration.learned.conftest import ARCHS
