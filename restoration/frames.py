@@ -78,6 +78,8 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         hole = hole != 0
     if entry.kind == "inpaint" and hole is None:
         raise ValueError(f"inpainting with {entry.name!r} needs a mask")
+    if entry.kind == "inpaint" and hole.all():
+        raise ValueError("the mask covers the whole image: there is nothing known to fill from")
     if alpha and entry.kind == "denoise" and frame.ndim == 3 and frame.shape[2] >= 2:
         colour = frame[..., :-1] if frame.shape[2] > 2 else frame[..., 0]
         restored = restore_frame(entry, colour, mask=mask, options=options)
