@@ -9,6 +9,7 @@ full range); when ``sigma`` is None it is estimated with
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 from skimage.restoration import (
@@ -36,7 +37,11 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     """
     unit = to_unit(image, pixel_range(image))
     channel_axis = -1 if image.ndim == 3 else None
-    return float(_estimate_sigma(unit, channel_axis=channel_axis, average_sigmas=True)) * 255.0
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = float(_estimate_sigma(unit, channel_axis=channel_axis, average_sigmas=True))
+    # A flat image has no nonzero detail coefficient: scikit-image answers NaN; it has no noise.
+    return sigma * 255.0 if np.isfinite(sigma) else 0.0
 
 
 def _run(image: np.ndarray, sigma: float | None, denoise) -> np.ndarray:

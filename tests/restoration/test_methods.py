@@ -78,6 +78,7 @@ def test_noise_sigma_estimate_is_close(camera):
 
     noisy, _ = REGISTRY.get("gaussian").func(camera, sigma=20, rng=0)
     assert estimate_noise_sigma(noisy) == pytest.approx(20, rel=0.2)
+    assert estimate_noise_sigma(np.full((32, 32), 100, np.uint8)) == 0.0  # flat: no noise, not NaN
 
 
 @pytest.mark.parametrize("method", UPSCALERS)
