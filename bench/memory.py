@@ -93,11 +93,11 @@ def run_one(method: str, kind: str, scan_dir: Path, masks: Path, out: Path, *, c
     env = {k: v for k, v in env.items() if not k.startswith("PREFECT_API")}
     env.setdefault("PREFECT_HOME", str(out.parent / "prefect-home"))
     report = out.parent / f"{out.name}.time"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code or ROOT, capture_output=True, text=True).stdout.strip()  # the code that runs
     start = time.monotonic()
     done = subprocess.run(["/usr/bin/time", "-f", "%M %e", "-o", str(report), *command], cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - start
     peak_kb, _ = report.read_text().split()[-2:]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code or ROOT, capture_output=True, text=True).stdout.strip()
     result = {"method": method, "kind": kind, "code": str(code or "this checkout"), "commit": commit, "exit": done.returncode,
               "peak_mb": round(int(peak_kb) / 1024), "seconds": round(seconds, 1)}  # fmt: skip
     output = out / "scan.tif"
