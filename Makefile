@@ -32,11 +32,11 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/demo_benchmark.py
 
-# RELIABILITY.md: the hostile corpus and kill -9 / rerun (about 3 minutes), and
-# peak memory of every method on a 12000 x 9000 16-bit scan (hours: bm3d alone ~1.5 h).
+# RELIABILITY.md: the hostile corpus and kill -9 / rerun (about 3 minutes).
 reliability: install-test
 	$(BIN)/python bench/reliability.py
 
+# BENCHMARKS.md: peak memory of every method on a 12000 x 9000 16-bit scan (hours: bm3d alone ~1.5 h).
 memory: install-test
 	$(BIN)/python bench/memory.py
 
