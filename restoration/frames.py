@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from restoration.methods.inpaint import hole_of
 from restoration.pixels import pixel_range
 
 #: Frames narrower or lower than this are edge-padded for the method.
@@ -78,8 +79,8 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         hole = hole != 0
     if entry.kind == "inpaint" and hole is None:
         raise ValueError(f"inpainting with {entry.name!r} needs a mask")
-    if entry.kind == "inpaint" and hole.all():
-        raise ValueError("the mask covers the whole image: there is nothing known to fill from")
+    if entry.kind == "inpaint":
+        hole = hole_of(frame, hole)  # the shape checked, and a hole over everything refused
     if alpha and entry.kind == "denoise" and frame.ndim == 3 and frame.shape[2] >= 2:
         colour = frame[..., :-1] if frame.shape[2] > 2 else frame[..., 0]
         restored = restore_frame(entry, colour, mask=mask, options=options)

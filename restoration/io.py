@@ -768,10 +768,9 @@ def _write_dicom(original: ImageFile, frames, tmp: Path, derivation: str, scale)
     for element in source:
         if element.keyword not in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
             ds.add(copy.deepcopy(element))
-    ds.preamble = getattr(source, "preamble", None)
     pixels = np.stack(frames) if len(frames) > 1 else frames[0]
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    ds.preamble = getattr(ds, "preamble", None) or b"\x00" * 128
+    ds.preamble = getattr(source, "preamble", None) or b"\x00" * 128
     colour = frames[0].ndim == 3
     # pydicom decodes YBR colour to RGB, so colour is written back as RGB.
     if colour:

@@ -44,8 +44,8 @@ def inpaint_exemplar(
         Side of the square patches, odd.
     search_radius : int
         Source patches are searched within this many pixels of the target;
-        where a large hole leaves the window (almost) without complete
-        patches, the window grows until it has a quarter of its candidates.
+        where a large hole leaves that window without a complete patch, it
+        grows until it holds a quarter as many as a full window would.
 
     Returns
     -------
@@ -156,10 +156,10 @@ def _best_source(img, valid_source, target, target_hole, py, px, h, search_radiu
     """Centre of the valid source patch with the least masked SSD to ``target``.
 
     The window around the target is ``search_radius`` first; where a large
-    hole leaves it with less than a quarter of its candidates, it grows by
-    ``search_radius`` at a time
-    until it holds that many (or covers the image). Searching the whole
-    image instead made one wide hole cost minutes per megapixel.
+    hole leaves it without a complete patch, it grows by ``search_radius``
+    at a time until it holds a quarter of a full window's candidates (or
+    covers the image). Searching the whole image instead made one wide hole
+    cost minutes per megapixel.
     """
     H, W = valid_source.shape
     weights = np.repeat((~target_hole).astype(np.float32)[..., None], img.shape[2], axis=2)
