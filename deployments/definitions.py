@@ -12,11 +12,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from flows.parameters import RestoreOptions
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_ENV = "ARCHIVE_RESTORE_SCHEDULE"
 DEFAULT_CONFIG = Path(__file__).with_name("schedule.toml")
@@ -35,8 +33,15 @@ class RestoreSchedule(_Section):
     output: str = Field(description="Output folder: restored files under their archive paths.")
     method: str = "nlm"
     masks: str | None = Field(None, description="Folder of supplied damage masks (needed for inpainting).")
-    options: RestoreOptions = Field(default_factory=RestoreOptions)
+    options: dict[str, Any] = Field(default_factory=dict, description="The method's options (see `archive-restore methods`).")
     cron: str = "0 2 * * *"
+
+    @model_validator(mode="after")
+    def _options_of_the_method(self):
+        from restoration.registry import REGISTRY, RESTORER_KINDS
+
+        self.options = REGISTRY.get(self.method, kind=RESTORER_KINDS).check_options(self.options)  # the one check, as for the CLI and UI
+        return self
 
 
 class BenchmarkSchedule(_Section):
@@ -143,7 +148,7 @@ def build_deployments(config: ScheduleConfig) -> list:
                 "output_dir": restore.output,
                 "method": restore.method,
                 "masks_dir": restore.masks,
-                "options": restore.options.model_dump(),
+                "options": restore.options,
                 "workers": config.workers,
             },
             restore.cron,

@@ -1,12 +1,16 @@
 """Benchmark: ingest -> simulate damage -> restore with N methods -> evaluate -> report.
 
 Every method of a kind sees the very same damaged files and masks, so
-classical (and later learned) methods are compared on identical damage.
+classical and learned methods are compared on identical damage. A pure
+planner (:func:`plan_benchmark`) says what goes where; the flow runs the
+stages, each stage's work side by side on the task runner (every method of
+every damage kind at once, not one after another).
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,19 +21,25 @@ from flows.ingest import ingest_flow
 from flows.runner import task_runner
 from flows.steps import (
     Progress,
-    damage_step,
+    collect,
+    damage_jobs,
     default_workers,
     evaluate_step,
     evaluation_jobs,
     failures,
-    restore_step,
+    restore_jobs,
     run_counts,
+    submit_batched,
+    submit_restore,
     table_records,
 )
 from restoration.archive import check_output_folder, claim_output_folder
+from restoration.io import MaskIndex
+from restoration.pipeline import restore_settings
 from restoration.provenance import SIDECAR_DIR
 from restoration.registry import REGISTRY, RESTORER_KINDS
 from restoration.reports import BASELINE, summary_markdown
+from tasks.damage import damage_batch
 from tasks.report import write_contact_sheet, write_report
 
 DEFAULT_DAMAGE = ("holes", "scratches", "gaussian")
@@ -56,6 +66,85 @@ def restore_options(damage: str, method: str) -> dict:
     return {}
 
 
+@dataclass(frozen=True)
+class DamageGroup:
+    """One damage kind simulated over the whole archive: files in ``output``, masks in ``masks``."""
+
+    damage: str
+    output: Path
+    masks: Path
+
+
+@dataclass(frozen=True)
+class RestoreGroup:
+    """One method restoring one damage kind's files from ``input`` into ``output``."""
+
+    damage: str
+    method: str
+    options: dict
+    input: Path
+    output: Path
+    masks: Path
+
+
+@dataclass(frozen=True)
+class ScoreGroup:
+    """One set of files scored against the clean archive: a method's outputs, or the damaged baseline."""
+
+    damage: str
+    method: str
+    test: Path
+    masks: Path | None
+    scores: Path
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """What a benchmark run does, decided before it reads a file."""
+
+    damages: list[DamageGroup]
+    restores: list[RestoreGroup]
+    scores: list[ScoreGroup]
+
+
+def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | None) -> BenchmarkPlan:
+    """The stages of a benchmark into ``out``: which damage, which methods repair it, which outputs are scored.
+
+    Pure: names are checked against the registry, nothing is read or
+    written. ``methods`` defaults to every available restorer, so a newly
+    registered one is benchmarked with no other edit.
+
+    Raises
+    ------
+    restoration.registry.RegistryError
+        For an unknown damage kind or method.
+    """
+    out = Path(out)
+    kinds = list(damage or DEFAULT_DAMAGE)
+    names = list(methods or REGISTRY.names(kind=RESTORER_KINDS, available_only=True))
+    for name in kinds:
+        REGISTRY.get(name, kind="damage")
+    for name in names:
+        REGISTRY.get(name, kind=RESTORER_KINDS)
+    damages, restores, scores = [], [], []
+    for kind in kinds:
+        group = DamageGroup(kind, out / "damaged" / kind, out / "damaged" / kind / "masks")
+        damages.append(group)
+        score_root = out / SIDECAR_DIR / "scores" / kind
+        masks = group.masks if REGISTRY.get(kind).repaired_by != "upscale" else None  # a mask at the original size only
+        if REGISTRY.get(kind).repaired_by != "upscale":
+            scores.append(ScoreGroup(kind, BASELINE, group.output, masks, score_root / BASELINE))
+        for method in restorers_for(kind, names):
+            restored = out / "restored" / kind / method
+            restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored, group.masks))
+            scores.append(ScoreGroup(kind, method, restored, masks, score_root / method))
+    return BenchmarkPlan(damages, restores, scores)
+
+
+def _ok(records: list[dict]) -> list[str]:
+    return sorted(r["path"] for r in records if r["status"] == "ok")
+
+
 @flow(name="benchmark", flow_run_name="benchmark-{archive}", task_runner=task_runner())
 def benchmark_flow(
     archive: str,
@@ -72,72 +161,53 @@ def benchmark_flow(
     logger = get_run_logger()
     workers = workers or default_workers()
     out = Path(out_dir)
-    damage = list(damage or DEFAULT_DAMAGE)
-    methods = list(methods or REGISTRY.names(kind=RESTORER_KINDS, available_only=True))
-    for name in damage:
-        REGISTRY.get(name, kind="damage")
-    for name in methods:
-        REGISTRY.get(name, kind=RESTORER_KINDS)
+    plan = plan_benchmark(out, damage=damage, methods=methods)
+    settings = {(g.damage, g.method): restore_settings(g.method, g.options) for g in plan.restores}  # models chosen once
     check_output_folder(archive, out_dir)
     claim_output_folder(out_dir)
 
+    # ingest
     ingested = ingest_flow(archive, out_dir, workers=workers)
     root = Path(ingested["root"])
     manifest = pd.DataFrame(ingested["rows"])
     quarantined = manifest[manifest["status"] == "quarantined"].to_dict(orient="records")
     left_out = manifest[manifest["status"] == "left-out"].to_dict(orient="records")
     rels = sorted(manifest.loc[manifest["status"] == "ok", "path"].unique())
-    plan = {kind: restorers_for(kind, methods) for kind in damage}
-    n_eval = sum(len(p) + (REGISTRY.get(k).repaired_by != "upscale") for k, p in plan.items())
-    progress = Progress(len(rels) * (len(damage) + sum(map(len, plan.values())) + n_eval), key="benchmark-progress")
+    progress = Progress(len(rels) * (len(plan.damages) + len(plan.restores) + len(plan.scores)), key="benchmark-progress")
 
-    records: list[dict] = []
-    eval_jobs: list[dict] = []
-    sheet: list[dict] = []
-    for kind, kind_methods in plan.items():
-        damaged_dir = out / "damaged" / kind
-        masks_dir = damaged_dir / "masks"
-        damaged = damage_step(root, rels, damaged_dir, kind=kind, seed=seed, options={}, workers=workers, progress=progress)
-        records += damaged
-        ok = sorted(r["path"] for r in damaged if r["status"] == "ok")
-        scores = out / SIDECAR_DIR / "scores" / kind
-        if REGISTRY.get(kind).repaired_by != "upscale":
-            eval_jobs += evaluation_jobs(damaged_dir, root, ok, masks_dir, {"damage": kind, "method": BASELINE}, sidecar_root=scores / BASELINE)
-        for method in kind_methods:
-            restored_dir = out / "restored" / kind / method
-            restored = restore_step(
-                damaged_dir,
-                ok,
-                restored_dir,
-                method=method,
-                masks_dir=masks_dir,
-                options=restore_options(kind, method),
-                workers=workers,
-                labels={"damage": kind, "method": method},
-                progress=progress,
-            )
-            records += restored
-            done = sorted(r["path"] for r in restored if r["status"] == "ok")
-            eval_jobs += evaluation_jobs(restored_dir, root, done, masks_dir, {"damage": kind, "method": method}, sidecar_root=scores / method)
-        if REGISTRY.get(kind).repaired_by == "inpaint":
-            for rel in ok[:CONTACT_SHEET_ITEMS]:
-                mask = next((r["mask"] for r in damaged if r["path"] == rel), None)
-                sheet.append(
-                    {
-                        "title": f"{rel} / {kind}",
-                        "damaged": str(damaged_dir / rel),
-                        "mask": mask,
-                        "restored": {m: str(out / "restored" / kind / m / rel) for m in kind_methods if (out / "restored" / kind / m / rel).exists()},
-                    }
-                )
+    # damage: every kind side by side
+    submitted = [
+        (g, submit_batched(damage_batch, damage_jobs(root, rels, g.output, kind=g.damage, seed=seed, options={}), workers=workers, kind=g.damage, seed=seed, options={}))
+        for g in plan.damages
+    ]
+    damaged = {g.damage: collect(s, progress=progress) for g, s in submitted}
+    records = [r for recs in damaged.values() for r in recs]
+    masks = {g.damage: MaskIndex(g.masks) for g in plan.damages}  # each mask folder listed once
 
+    # restore: every method of every kind side by side
+    submitted = []
+    for g in plan.restores:
+        jobs = restore_jobs(g.input, _ok(damaged[g.damage]), g.output, settings=settings[g.damage, g.method], masks=masks[g.damage],
+                            labels={"damage": g.damage, "method": g.method})  # fmt: skip
+        submitted.append((g, submit_restore(jobs, settings=settings[g.damage, g.method], workers=workers)))
+    restored = {(g.damage, g.method): collect(s, progress=progress) for g, s in submitted}
+    records += [r for recs in restored.values() for r in recs]
+
+    # evaluate
+    eval_jobs = []
+    for g in plan.scores:
+        done = _ok(damaged[g.damage] if g.method == BASELINE else restored[g.damage, g.method])
+        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.masks else None, {"damage": g.damage, "method": g.method}, sidecar_root=g.scores)
     scores = evaluate_step(eval_jobs, workers=workers, progress=progress)
     records += failures(scores)
     rows = [r for r in scores if r["status"] == "ok"]
     if not rows:
         raise RuntimeError(f"benchmark of {archive}: nothing could be scored; see the failed records")
+
+    # report
     report_dir = out / "report"
     paths = write_report(rows, str(report_dir), seed=seed)
+    sheet = contact_sheet_items(plan, damaged, restored)
     sheet_path = write_contact_sheet(sheet, str(report_dir / "contact_sheet.png")) if sheet else None
     if sheet_path:
         paths["contact_sheet"] = sheet_path
@@ -155,3 +225,21 @@ def benchmark_flow(
     )
     logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
     return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "out_dir": str(out)}
+
+
+def contact_sheet_items(plan: BenchmarkPlan, damaged: dict[str, list[dict]], restored: dict[tuple[str, str], list[dict]]) -> list[dict]:
+    """The first few files of each inpainting damage: damaged, mask, and each method's restoration."""
+    sheet = []
+    for g in plan.damages:
+        if REGISTRY.get(g.damage).repaired_by != "inpaint":
+            continue
+        ok = [r for r in damaged[g.damage] if r["status"] == "ok"]
+        for record in sorted(ok, key=lambda r: r["path"])[:CONTACT_SHEET_ITEMS]:
+            rel = record["path"]
+            outputs = {
+                r.method: str(r.output / rel)
+                for r in plan.restores
+                if r.damage == g.damage and any(x["path"] == rel and x["status"] == "ok" for x in restored[g.damage, r.method])
+            }
+            sheet.append({"title": f"{rel} / {g.damage}", "damaged": str(g.output / rel), "mask": record.get("mask"), "restored": outputs})
+    return sheet

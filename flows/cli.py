@@ -11,6 +11,7 @@ stderr, as is every entry left out.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -152,7 +153,7 @@ def _checked_options(name: str, options: dict) -> dict:
 
     try:
         return REGISTRY.get(name).check_options(options)
-    except ValueError as exc:
+    except ValueError as exc:  # RegistryError: one plain line
         raise typer.BadParameter(str(exc)) from None
 
 
@@ -190,12 +191,59 @@ def _report_failures(records: list[dict], what: str) -> int:
 
 
 def _check(name: str, kind) -> None:
-    from restoration.registry import REGISTRY
+    from restoration.registry import REGISTRY, RegistryError
 
     try:
         REGISTRY.get(name, kind=kind)
-    except KeyError as exc:
-        raise typer.BadParameter(str(exc).strip("'\"")) from None
+    except RegistryError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+_OPTION_TYPES = {"float": float, "int": int, "str": str, "path": Path, "range": str}
+
+
+class RegistryOptions:
+    """A command whose flags are the options of the registry's entries of some kinds, read when the command line is built.
+
+    Each option of an entry (its function's keyword-only parameters) becomes
+    one ``--flag`` with the help of :data:`restoration.options.OPTIONS` and
+    the names of the entries that take it; the command gets them together
+    as ``options``, which the registry checks. A restorer registered later
+    appears in ``--help`` with its options, with no edit here.
+    """
+
+    def __init__(self, func, kinds: tuple[str, ...]):
+        self.func, self.kinds = func, kinds
+        self.__name__, self.__qualname__, self.__doc__, self.__module__ = func.__name__, func.__qualname__, func.__doc__, func.__module__
+
+    def _option_parameters(self) -> list[inspect.Parameter]:
+        from restoration.registry import REGISTRY
+
+        params = []
+        for name, (bound, takers) in REGISTRY.option_bounds(kind=self.kinds).items():
+            flag = "--" + name.replace("_", "-")
+            extra = {"exists": True, "file_okay": False} if bound.kind == "path" else {}
+            info = typer.Option(flag, help=REGISTRY.option_help(name, kind=self.kinds), show_default=False, **extra)
+            annotation = Annotated[Optional[_OPTION_TYPES[bound.kind]], info]
+            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+        return params
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        base = inspect.signature(self.func, eval_str=True)
+        fixed = [p for p in base.parameters.values() if p.name != "options"]
+        positional = [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in fixed]
+        return inspect.Signature([*positional, *self._option_parameters()])
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs):
+        names = {p.name for p in self._option_parameters()}
+        options = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
+        options = {k: str(Path(v).resolve()) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
+        return self.func(options=options, **kwargs)
 
 
 @app.command()
@@ -234,23 +282,19 @@ def ingest(
     raise typer.Exit(1 if quarantined else 0)
 
 
-@app.command()
 def damage(
     input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
     output: Annotated[Path, typer.Argument(help="Output folder.")],
     kind: Annotated[str, typer.Option("--kind", help="Damage kind (see `methods`).")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    ratio: Annotated[Optional[str], typer.Option(help="Damaged fraction range, e.g. 0.2-0.3.")] = None,
-    sigma: Annotated[Optional[float], typer.Option(help="Noise sigma on the 0-255 scale (blur: pixels).")] = None,
-    quality: Annotated[Optional[int], typer.Option(help="JPEG quality for --kind jpeg.")] = None,
-    scale: Annotated[Optional[int], typer.Option(help="Factor for --kind downscale.")] = None,
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
+    options: dict | None = None,
 ) -> None:
     """Simulate damage: writes OUTPUT/<rel> and OUTPUT/masks/<rel>.png."""
     _check(kind, "damage")
-    options = _checked_options(kind, {"ratio": ratio, "sigma": sigma, "quality": quality, "scale": scale})
+    options = _checked_options(kind, options or {})
     _check_output(input, output)
     from flows.simulate_damage import simulate_damage_flow
 
@@ -259,36 +303,38 @@ def damage(
     raise typer.Exit(_report_failures(records, f"damage {kind}"))
 
 
-@app.command()
+app.command("damage")(RegistryOptions(damage, ("damage",)))
+
+
 def restore(
     input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
     output: Annotated[Path, typer.Argument(help="Output folder: OUTPUT/<same relative path>.")],
     method: Annotated[str, typer.Option("--method", help="Restorer (see `methods`).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder: MASKS/<rel dir>/<stem>.*, nonzero = damaged.")] = None,
-    sigma: Annotated[Optional[float], typer.Option(help="Noise sigma on the 0-255 scale (estimated if absent).")] = None,
-    radius: Annotated[Optional[float], typer.Option(help="Inpainting radius in pixels (telea, navier-stokes; default 5).")] = None,
-    scale: Annotated[Optional[int], typer.Option(help="Upscaling factor (bicubic, lanczos, cnn-sr; default 2).")] = None,
-    model: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="Model directory for a learned method (default: the shipped model).")] = None,
-    tile: Annotated[Optional[int], typer.Option(min=64, help="Tile size for learned methods (bounded memory; default 256).")] = None,
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
+    options: dict | None = None,
 ) -> None:
     """Restore every image, keeping format, bit depth and metadata.
 
     Files restored before with the same content, method, options and model
-    are skipped; a run that was interrupted finishes the rest.
+    are skipped; a run that was interrupted finishes the rest. Each method
+    takes only its own options (see `methods`).
     """
-    _check(method, ("inpaint", "denoise", "upscale"))
-    options = _checked_options(
-        method, {"sigma": sigma, "radius": radius, "scale": scale, "model": str(model.resolve()) if model else None, "tile": tile}
-    )
+    from restoration.registry import RESTORER_KINDS
+
+    _check(method, RESTORER_KINDS)
+    options = _checked_options(method, options or {})
     _check_output(input, output, masks=masks)
     from flows.restore import restore_flow
 
     flow = _runner(restore_flow, workers, task_runner, dask_address)
     records = _run_flow(flow, str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"restore {method}"))
+
+
+app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale")))
 
 
 @app.command()

@@ -11,7 +11,7 @@ from prefect.artifacts import create_table_artifact
 from flows.runner import task_runner
 from flows.steps import Progress, default_workers, evaluate_step, evaluation_jobs, failures, table_records
 from restoration.archive import UnsafeOutputError, list_archive
-from restoration.io import atomic_write, format_of
+from restoration.io import MaskIndex, atomic_write, format_of
 
 
 @flow(name="evaluate", flow_run_name="evaluate-{restored_dir}", task_runner=task_runner())
@@ -37,7 +37,7 @@ def evaluate_flow(
     rels = [r for r in rels if (reference / r).is_file()]
     progress = Progress(len(rels), key="evaluate-progress")
     records = evaluate_step(
-        evaluation_jobs(restored, reference, rels, Path(masks_dir) if masks_dir else None, {}), workers=workers, progress=progress
+        evaluation_jobs(restored, reference, rels, MaskIndex(masks_dir) if masks_dir else None, {}), workers=workers, progress=progress
     )
     rows = [r for r in records if r["status"] == "ok"]
     table = pd.DataFrame(rows, columns=["path", "index", "modality", "data_range", "psnr", "ssim", "hole_ratio", "hole_psnr", "hole_ssim", "ratio_bin"])

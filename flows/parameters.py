@@ -1,20 +1,25 @@
-"""Flow parameters as pydantic models: a form in the Prefect UI, checked by the registry on every run."""
+"""Flow parameters as pydantic models, built from the registry: a form in the Prefect UI, checked by the registry on every run.
+
+``RestoreOptions`` has one field per option of the registered restorers
+(their functions' keyword-only parameters), with the help and bounds of
+:data:`restoration.options.OPTIONS`. It is built when first asked for and
+again whenever the registry's restorers change, so a restorer registered
+later appears in the form with no edit here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from restoration.options import OPTIONS
+from restoration.registry import REGISTRY, RESTORER_KINDS
 
-
-def _field(name: str) -> Any:
-    """A form field with the option's help; its bounds are checked by the registry, the one place for them."""
-    return Field(None, description=OPTIONS[name].help)
+_TYPES = {"float": float, "int": int, "str": str, "path": str, "range": str}
 
 
-class RestoreOptions(BaseModel):
+class OptionsForm(BaseModel):
     """Options of a restorer; leave a field empty for the method's default.
 
     A method refuses an option it does not take, and every value is checked
@@ -24,15 +29,30 @@ class RestoreOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sigma: float | None = _field("sigma")
-    radius: float | None = _field("radius")
-    scale: int | None = _field("scale")
-    model: str | None = _field("model")
-    tile: int | None = _field("tile")
-    quality: str | None = _field("quality")
-    patch_size: int | None = _field("patch_size")
-    search_radius: int | None = _field("search_radius")
-
     def given(self) -> dict[str, Any]:
         """The options that were set."""
-        return self.model_dump(exclude_none=True)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in self.model_dump(exclude_none=True).items()}
+
+
+_BUILT: dict[tuple, type[OptionsForm]] = {}
+
+
+def restore_options_model() -> type[OptionsForm]:
+    """The ``RestoreOptions`` model of the restorers registered now (the same class while they stay the same)."""
+    table = REGISTRY.option_bounds(kind=RESTORER_KINDS)
+    fields = {name: (bound.kind, REGISTRY.option_help(name, kind=RESTORER_KINDS)) for name, (bound, _) in table.items()}
+    key = tuple(fields.items())
+    if key not in _BUILT:
+        _BUILT[key] = create_model(
+            "RestoreOptions",
+            __base__=OptionsForm,
+            __doc__=OptionsForm.__doc__,
+            **{name: (Optional[_TYPES[kind]], Field(None, description=text)) for name, (kind, text) in fields.items()},
+        )
+    return _BUILT[key]
+
+
+def __getattr__(name: str):
+    if name == "RestoreOptions":
+        return restore_options_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.parameters import RestoreOptions
+from flows import parameters
 from flows.runner import task_runner
 from flows.steps import Progress, default_workers, listing_records, restore_step, run_counts
 from restoration.archive import check_output_folder, claim_output_folder
@@ -49,7 +49,7 @@ def restore_flow(
     output_dir: str,
     method: str,
     masks_dir: str | None = None,
-    options: RestoreOptions | None = None,
+    options: parameters.RestoreOptions | None = None,
     workers: int | None = None,
 ) -> list[dict]:
     """Write ``output_dir/<rel>`` restored with ``method``, one record per file.
@@ -59,7 +59,7 @@ def restore_flow(
     The output folder is refused when it could touch an input.
     """
     workers = workers or default_workers()
-    given = options.given() if isinstance(options, RestoreOptions) else dict(options or {})  # a dict when validation is off
+    given = options.given() if isinstance(options, parameters.OptionsForm) else dict(options or {})  # a dict when validation is off
     restore_settings(method, given)  # bad options fail the run before anything is read or written
     check_output_folder(input_path, output_dir, other_inputs=[masks_dir])
     claim_output_folder(output_dir)

@@ -21,7 +21,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
 from restoration.archive import Listing
-from restoration.io import ARCHIVE_SUFFIXES, find_mask, stem_of
+from restoration.io import ARCHIVE_SUFFIXES, MaskIndex, stem_of
 from restoration.pipeline import METRICS_VERSION, restore_settings
 from restoration.provenance import remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
@@ -73,8 +73,16 @@ class Progress:
             update_progress_artifact(self.artifact_id, progress=100.0 * min(self.done, self.total) / max(self.total, 1))
 
 
-def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | None = None, **params: Any) -> list[dict]:
-    """Submit ``task`` over batches of ``jobs`` and collect their records.
+Submitted = list[tuple[Any, list[dict]]]
+
+
+def submit_batched(task, jobs: list[dict], *, workers: int, **params: Any) -> Submitted:
+    """Submit ``task`` over batches of ``jobs`` without waiting: several steps' batches can run side by side."""
+    return [(task.submit(batch, label=batch_label(batch), **params), batch) for batch in make_batches(jobs, workers)]
+
+
+def collect(submitted: Submitted, *, progress: Progress | None = None) -> list[dict]:
+    """Records of submitted batches, in the order they finish.
 
     Each task decides per job, by the job's sidecar, whether to skip it
     (``run="skipped"``) or do it (``"new"``, ``"changed"``); see
@@ -83,10 +91,9 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
     """
     logger = get_run_logger()
     records: list[dict] = []
-    batches = make_batches(jobs, workers)
-    futures = {task.submit(batch, label=batch_label(batch), **params): batch for batch in batches}
-    for future in as_completed(list(futures)):
-        batch = futures[future]
+    batches = {future: batch for future, batch in submitted}
+    for future in as_completed(list(batches)):
+        batch = batches[future]
         try:
             result = future.result()
         except Exception as exc:  # the task's own error, after its retries
@@ -96,6 +103,11 @@ def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | No
         if progress:
             progress.advance(len(batch))
     return records
+
+
+def run_batched(task, jobs: list[dict], *, workers: int, progress: Progress | None = None, **params: Any) -> list[dict]:
+    """Submit ``task`` over batches of ``jobs`` and collect their records (:func:`collect`)."""
+    return collect(submit_batched(task, jobs, workers=workers, **params), progress=progress)
 
 
 def run_counts(records: list[dict]) -> dict[str, int]:
@@ -141,21 +153,47 @@ def mask_path_for(root: Path, rel: str) -> Path:
     return root / Path(rel).parent / (stem_of(rel) + ".png")
 
 
-def damage_step(
-    root: Path, rels: list[str], out: Path, *, kind: str, seed: int, options: dict, workers: int, progress: Progress | None = None
-) -> list[dict]:
-    """Damage files into ``out/<rel>`` with masks in ``out/masks/``."""
-    options = REGISTRY.get(kind, kind="damage").check_options(options)
+def damage_jobs(root: Path, rels: list[str], out: Path, *, kind: str, seed: int, options: dict) -> list[dict]:
+    """Jobs damaging ``root/<rel>`` into ``out/<rel>`` with masks in ``out/masks/``; ``out`` is readied for writing."""
     settings = {"kind": kind, "seed": seed, "options": options}
-    jobs = [
+    prepare_output(out)
+    return [
         {
             "rel": r, "src": str(root / r), "dst": str(out / r), "mask_dst": str(mask_path_for(out / "masks", r)),
             "labels": {"damage": kind}, "step": "damage", "settings": settings, "sidecar": str(sidecar_path(out, r)),
         }
         for r in rels
     ]  # fmt: skip
-    prepare_output(out)
+
+
+def damage_step(
+    root: Path, rels: list[str], out: Path, *, kind: str, seed: int, options: dict, workers: int, progress: Progress | None = None
+) -> list[dict]:
+    """Damage files into ``out/<rel>`` with masks in ``out/masks/``."""
+    options = REGISTRY.get(kind, kind="damage").check_options(options)
+    jobs = damage_jobs(root, rels, out, kind=kind, seed=seed, options=options)
     return run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
+
+
+def restore_jobs(root: Path, rels: list[str], out: Path, *, settings: dict, masks: MaskIndex | None, labels: dict | None = None) -> list[dict]:
+    """Jobs restoring ``root/<rel>`` into ``out/<rel>``, each with its supplied mask; ``out`` is readied for writing.
+
+    ``settings`` is :func:`restoration.pipeline.restore_settings`'s (the
+    model chosen once for the run); ``masks`` is the mask folder, indexed once.
+    """
+    prepare_output(out)
+    return [
+        {
+            "rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if (mask := masks and masks.find(r)) else None,
+            "labels": labels or {}, "step": "restore", "settings": settings, "sidecar": str(sidecar_path(out, r)),
+        }
+        for r in rels
+    ]  # fmt: skip
+
+
+def submit_restore(jobs: list[dict], *, settings: dict, workers: int) -> Submitted:
+    """Submit restore batches of ``jobs`` (from :func:`restore_jobs`) without waiting."""
+    return submit_batched(restore_batch, jobs, workers=workers, method=settings["method"], options=settings["options"])
 
 
 def restore_step(
@@ -172,17 +210,8 @@ def restore_step(
 ) -> list[dict]:
     """Restore files into ``out/<rel>``, each with its supplied mask when there is one."""
     settings = restore_settings(method, options)
-    jobs = []
-    for r in rels:
-        mask = find_mask(masks_dir, r) if masks_dir else None
-        jobs.append(
-            {
-                "rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if mask else None, "labels": labels or {},
-                "step": "restore", "settings": settings, "sidecar": str(sidecar_path(out, r)),
-            }
-        )  # fmt: skip
-    prepare_output(out)
-    return run_batched(restore_batch, jobs, workers=workers, progress=progress, method=method, options=settings["options"])
+    jobs = restore_jobs(root, rels, out, settings=settings, masks=MaskIndex(masks_dir) if masks_dir else None, labels=labels)
+    return collect(submit_restore(jobs, settings=settings, workers=workers), progress=progress)
 
 
 def evaluate_step(jobs: list[dict], *, workers: int, progress: Progress | None = None) -> list[dict]:
@@ -196,12 +225,12 @@ def evaluate_step(jobs: list[dict], *, workers: int, progress: Progress | None =
 
 
 def evaluation_jobs(
-    test_root: Path, reference_root: Path, rels: list[str], masks_dir: Path | None, labels: dict, *, sidecar_root: Path | None = None
+    test_root: Path, reference_root: Path, rels: list[str], masks: MaskIndex | None, labels: dict, *, sidecar_root: Path | None = None
 ) -> list[dict]:
-    """Jobs pairing ``test_root/<rel>`` with ``reference_root/<rel>`` and the mask of ``rel``."""
+    """Jobs pairing ``test_root/<rel>`` with ``reference_root/<rel>`` and the mask of ``rel`` (from ``masks``, indexed once)."""
     jobs = []
     for r in rels:
-        mask = find_mask(masks_dir, r) if masks_dir else None
+        mask = masks.find(r) if masks else None
         job = {"rel": r, "test": str(test_root / r), "reference": str(reference_root / r), "mask": str(mask) if mask else None, "labels": labels}
         if sidecar_root is not None:
             job["sidecar"] = str(Path(sidecar_root) / f"{r}.json")  # a folder of score records of its own

@@ -17,6 +17,9 @@ method should have to handle itself:
   method's context (:attr:`~restoration.registry.Entry.context`), so memory
   stays bounded whatever the frame's size; inpainting skips tiles without
   damage, and a denoiser's sigma is estimated once for the whole frame;
+- the frame's value range (its stored bit depth, computed once by the
+  caller) goes to every method that takes ``value_range`` and to every
+  tile, so a tile is scaled like the frame it comes from;
 - an inpainter gets at most :data:`HOLE_BUDGET` damaged pixels in one
   call (a biharmonic fill costs about 3 KB of memory per damaged pixel):
   tiles are split, then their margins narrowed, until each holds fewer;
@@ -35,7 +38,7 @@ import numpy as np
 from scipy import ndimage
 
 from restoration.methods.inpaint import hole_of
-from restoration.pixels import pixel_range
+from restoration.pixels import PixelRange, range_of
 
 #: Frames narrower or lower than this are edge-padded for the method.
 MIN_SIDE = 16
@@ -50,7 +53,15 @@ HOLE_BUDGET = 100_000
 MIN_CORE = 128
 
 
-def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, options: dict[str, Any] | None = None, alpha: bool = False) -> np.ndarray:
+def restore_frame(
+    entry,
+    frame: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    options: dict[str, Any] | None = None,
+    alpha: bool = False,
+    value_range: PixelRange | tuple[float, float] | None = None,
+) -> np.ndarray:
     """Restore one frame with the registry ``entry`` (an inpainter, denoiser or upscaler).
 
     Parameters
@@ -66,6 +77,9 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         The restorer's options, already checked (:meth:`Entry.check_options`).
     alpha : bool
         Whether the last channel is opacity.
+    value_range : PixelRange or (low, high), optional
+        The frame's stored range (its bit depth); default: the dtype's, or a
+        float frame's own minimum to maximum.
 
     Returns
     -------
@@ -74,6 +88,8 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         integer factor for an upscaler.
     """
     options = dict(options or {})
+    if entry.takes_value_range:
+        options["value_range"] = range_of(frame, value_range)  # once for the frame: its tiles are scaled alike
     hole = None if mask is None or entry.kind == "upscale" else np.asarray(mask)
     if hole is not None and hole.dtype != bool:
         hole = hole != 0
@@ -83,7 +99,7 @@ def restore_frame(entry, frame: np.ndarray, *, mask: np.ndarray | None = None, o
         hole = hole_of(frame, hole)  # the shape checked, and a hole over everything refused
     if alpha and entry.kind == "denoise" and frame.ndim == 3 and frame.shape[2] >= 2:
         colour = frame[..., :-1] if frame.shape[2] > 2 else frame[..., 0]
-        restored = restore_frame(entry, colour, mask=mask, options=options)
+        restored = restore_frame(entry, colour, mask=mask, options=options, value_range=value_range)
         restored = restored[..., None] if restored.ndim == 2 else restored
         return np.concatenate([restored, frame[..., -1:]], axis=2)
     out = _restore_finite(entry, frame, hole, options)
@@ -142,8 +158,8 @@ def _call(entry, frame: np.ndarray, hole: np.ndarray | None, options: dict) -> n
     return out
 
 
-def estimate_frame_sigma(frame: np.ndarray) -> float:
-    """Noise sigma (0-255 scale of the frame's own range) from up to 16 crops spread over a big frame.
+def estimate_frame_sigma(frame: np.ndarray, *, value_range: PixelRange | tuple[float, float] | None = None) -> float:
+    """Noise sigma (0-255 scale of ``value_range``, the frame's range) from up to 16 crops spread over a big frame.
 
     The median of the crops' estimates: robust to a crop of pure texture,
     and it never holds the whole frame in floating point.
@@ -151,14 +167,14 @@ def estimate_frame_sigma(frame: np.ndarray) -> float:
     from restoration.methods.denoise import estimate_noise_sigma
 
     h, w = frame.shape[:2]
-    span = pixel_range(frame).span
+    prange = range_of(frame, value_range)
     side = min(SIGMA_SAMPLE, h, w)
     estimates = []
     for fy in (0.125, 0.375, 0.625, 0.875):
         for fx in (0.125, 0.375, 0.625, 0.875):
             y, x = int(fy * (h - side)), int(fx * (w - side))
             crop = frame[y : y + side, x : x + side]
-            estimates.append(estimate_noise_sigma(crop) * pixel_range(crop).span / span)
+            estimates.append(estimate_noise_sigma(crop, value_range=prange))
     return float(np.median(estimates))
 
 
@@ -166,11 +182,9 @@ def _restore_tiled(entry, frame: np.ndarray, hole: np.ndarray | None, options: d
     h, w = frame.shape[:2]
     halo = int(entry.context)
     core = max(MIN_CORE, min(TILE, math.isqrt(_whole_limit(entry))))
-    floating = np.issubdtype(frame.dtype, np.floating)
-    frame_span = pixel_range(frame).span if floating else None
     options = dict(options)
     if entry.kind == "denoise" and "sigma" in entry.options and options.get("sigma") is None:
-        options["sigma"] = estimate_frame_sigma(frame)
+        options["sigma"] = estimate_frame_sigma(frame, value_range=options.get("value_range"))
     scale = None if entry.kind == "upscale" else 1
     out = None if scale is None else (frame.copy() if hole is not None else np.empty_like(frame))
     cores = [(y0, x0, min(y0 + core, h), min(x0 + core, w)) for y0 in range(0, h, core) for x0 in range(0, w, core)]
@@ -200,11 +214,7 @@ def _restore_tiled(entry, frame: np.ndarray, hole: np.ndarray | None, options: d
                 margin, (Y0, X0, Y1, X1) = narrower, bounds
                 crop_hole = hole[Y0:Y1, X0:X1]
         crop = frame[Y0:Y1, X0:X1]
-        tile_options = options
-        if floating and options.get("sigma") is not None:
-            # sigma is on the 0-255 scale of the range the method sees: the crop's own.
-            tile_options = {**options, "sigma": float(options["sigma"]) * frame_span / pixel_range(crop).span}
-        result = _call(entry, crop, crop_hole, tile_options)
+        result = _call(entry, crop, crop_hole, options)  # the frame's value_range: a tile is scaled like its frame
         if out is None:
             scale = max(1, result.shape[0] // crop.shape[0])
             out = np.empty((h * scale, w * scale) + frame.shape[2:], dtype=frame.dtype)

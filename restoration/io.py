@@ -42,6 +42,7 @@ import tifffile
 
 from restoration import __version__
 from restoration.options import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+from restoration.pixels import PixelRange, pixel_range
 
 #: File suffix -> format name. ``.nii.gz`` is matched before ``.gz``.
 FORMATS = {
@@ -102,6 +103,10 @@ class ImageFile:
     modality: str
     header: Any = field(default=None, repr=False)
     alpha: bool = False
+
+    def value_range(self, index: int) -> PixelRange:
+        """The stored value range of frame ``index``: its bit depth (0..4095 for 12-bit DICOM in uint16), or a float frame's own range."""
+        return pixel_range(self.frames[index], bit_depth=self.bit_depth)
 
 
 @dataclass(frozen=True)
@@ -885,8 +890,45 @@ def read_mask_file(path: os.PathLike | str, image: ImageFile) -> list[np.ndarray
     return planes
 
 
+class MaskIndex:
+    """The supplied masks under a folder, listed once: ``masks_dir/<rel dir>/<stem>.*`` by archive path.
+
+    Pairing 10,000 files with their masks reads the folder tree once
+    (one ``scandir`` per subfolder), rather than listing a folder per file.
+    Any image format with the file's stem counts; PNG is preferred when
+    several exist, then the first name in sorted order.
+    """
+
+    def __init__(self, masks_dir: os.PathLike | str | None):
+        self.root = Path(masks_dir) if masks_dir else None
+        self._by_key: dict[tuple[str, str], Path] = {}
+        if self.root is None or not self.root.is_dir():
+            return
+        for folder, subfolders, names in os.walk(self.root):
+            subfolders.sort()
+            parent = PurePosixPath(Path(folder).relative_to(self.root).as_posix())
+            for name in sorted(names):
+                fmt = format_of(name)
+                if fmt is None:
+                    continue
+                key = (str(parent), stem_of(name))
+                known = self._by_key.get(key)
+                if known is None or (format_of(known) != "png" and fmt == "png"):
+                    path = Path(folder) / name
+                    if path.is_file():
+                        self._by_key[key] = path
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def find(self, rel: str) -> Path | None:
+        """The mask of archive file ``rel``, or None."""
+        rel_path = PurePosixPath(rel)
+        return self._by_key.get((str(rel_path.parent), stem_of(rel_path.name)))
+
+
 def find_mask(masks_dir: os.PathLike | str, rel: str) -> Path | None:
-    """Supplied mask for archive file ``rel``: ``masks_dir/<rel dir>/<stem>.*``.
+    """Supplied mask for archive file ``rel``: ``masks_dir/<rel dir>/<stem>.*`` (one lookup; :class:`MaskIndex` for many).
 
     Any image format with that stem counts; PNG is preferred when several exist.
     """

@@ -123,13 +123,13 @@ class Bound:
 #: Every option by name. An entry of the registry may narrow one (its ``bounds``).
 OPTIONS: dict[str, Bound] = {
     "sigma": Bound("float", low=0, high=255, help="Noise sigma on the 0-255 scale at any bit depth (denoisers: estimated when absent)."),
-    "radius": Bound("float", above=0, high=100, help="Inpainting neighbourhood radius in pixels (telea, navier-stokes; default 5)."),
-    "scale": Bound("int", low=2, high=8, help="Integer upscaling factor (default 2)."),
+    "radius": Bound("float", above=0, high=100, help="Inpainting neighbourhood radius in pixels."),
+    "scale": Bound("int", low=2, high=8, help="Integer upscaling factor."),
     "model": Bound("path", help="Model directory of a learned method (default: the shipped model)."),
-    "tile": Bound("int", low=64, high=4096, multiple=8, help="Largest square a learned network sees at once (default 256)."),
-    "quality": Bound("str", choices=("fast", "best"), help="fsr: 'fast' or 'best'."),
-    "patch_size": Bound("int", low=3, high=31, odd=True, help="exemplar: side of the copied patches (odd)."),
-    "search_radius": Bound("int", low=1, high=1024, help="exemplar: how far to look for source patches, in pixels."),
+    "tile": Bound("int", low=64, high=4096, multiple=8, help="Largest square a learned network sees at once."),
+    "quality": Bound("str", choices=("fast", "best"), help="Frequency-selective reconstruction's quality."),
+    "patch_size": Bound("int", low=3, high=31, odd=True, help="Side of the copied patches (odd)."),
+    "search_radius": Bound("int", low=1, high=1024, help="How far to look for source patches, in pixels."),
     "ratio": Bound("range", low=0, high=1, help="Damaged fraction, drawn from low-high (e.g. 0.2-0.3)."),
     "data_range": Bound("float", above=0, help="The data range PSNR and SSIM are computed at."),
 }

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: What the evaluation computes; part of its provenance key, so that scores
 #: kept from an earlier run are recomputed when the metrics change.
-METRICS_VERSION = "psnr, ssim 7x7 uniform window, hole psnr/ssim"
+METRICS_VERSION = "psnr, ssim Wang 11x11 gaussian sigma 1.5, hole psnr/ssim"
 
 #: Upper edges of the hole-ratio bins used in summaries.
 RATIO_BIN_EDGES = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -102,19 +102,22 @@ def _method_failed(src: Path, what: str, index: int, exc: Exception) -> FileStep
 def restore_settings(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """What decides a restored output besides its inputs: method, options and model weights hash.
 
-    Learned methods name the sha256 of the weights they will load (the
-    ``model`` given, or the shipped default), so a retrained model redoes
-    the files it restored.
+    A learned method's model is chosen here, once per run: ``model_dir`` is
+    the ``model`` given or the shipped default, and every file's call gets
+    it; ``model_sha256`` (the weights' hash) enters the provenance key, so a
+    retrained model redoes the files it restored.
     """
     entry = REGISTRY.get(method, kind=RESTORER_KINDS)
     opts = entry.check_options(options)
     settings: dict[str, Any] = {"method": method, "options": opts}
-    if "model" in entry.options:
+    if entry.learned is not None:
         from restoration.learned.catalog import ModelFileError, model_directory, weights_path
         from restoration.provenance import content_sha256
 
+        directory = model_directory(entry, opts)
+        settings["model_dir"] = str(directory)
         try:
-            settings["model_sha256"] = content_sha256(weights_path(model_directory(method, opts)))
+            settings["model_sha256"] = content_sha256(weights_path(directory))
         except (OSError, ModelFileError):  # restore_file reports the missing model per file
             settings["model_sha256"] = "missing"
     return settings
@@ -132,7 +135,7 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
     frames, masks = [], []
     for index, frame in enumerate(image.frames):
         try:
-            damaged, mask = entry.func(frame, rng=item_rng(seed, kind, rel, index), **opts)
+            damaged, mask = entry.func(frame, rng=item_rng(seed, kind, rel, index), value_range=image.value_range(index), **opts)
         except (OSError, MemoryError):
             raise
         except Exception as exc:  # whatever a simulator raises fails this file only
@@ -156,7 +159,15 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
 
 
 def restore_file(
-    src: Path, dst: Path, *, rel: str, method: str, mask_path: Path | None, options: dict[str, Any], model_sha256: str | None = None
+    src: Path,
+    dst: Path,
+    *,
+    rel: str,
+    method: str,
+    mask_path: Path | None,
+    options: dict[str, Any],
+    model_dir: str | None = None,
+    model_sha256: str | None = None,
 ) -> dict:
     """Restore every frame of ``src`` with ``method`` and write ``dst`` in the same format.
 
@@ -165,12 +176,19 @@ def restore_file(
     masks (a damage mask is at the original resolution), and refuse a file
     whose output would be above the pixel limit. Each frame goes through
     :func:`restoration.frames.restore_frame` (non-finite pixels, alpha, tiny
-    and huge frames). For a learned method, ``model_sha256`` is the hash of
-    the weights the run expects: if the weights loaded differ (replaced
-    during the run), the file fails rather than carry a wrong provenance.
+    and huge frames), with the frame's stored range (its bit depth). For a
+    learned method, ``model_dir`` is the model the run chose
+    (:func:`restore_settings`; default: chosen here) and ``model_sha256``
+    the hash of the weights the run expects: if the weights loaded differ
+    (replaced during the run), the file fails rather than carry a wrong
+    provenance.
     """
     entry = REGISTRY.get(method, kind=RESTORER_KINDS)
     opts = entry.check_options(options)
+    if entry.learned is not None:
+        from restoration.learned.catalog import model_directory
+
+        opts["model"] = str(model_dir or model_directory(entry, opts))
     image = _read(Path(src))
     if entry.kind == "upscale":
         factor, limit = int(opts.get("scale", DEFAULT_SCALE)), max_pixels()
@@ -189,7 +207,9 @@ def restore_file(
     restored = []
     for index, frame in enumerate(image.frames):
         try:
-            out = restore_frame(entry, frame, mask=None if masks is None else masks[index], options=opts, alpha=image.alpha)
+            out = restore_frame(
+                entry, frame, mask=None if masks is None else masks[index], options=opts, alpha=image.alpha, value_range=image.value_range(index)
+            )
         except (OSError, MemoryError):
             raise
         except Exception as exc:  # whatever a method raises fails this file only
@@ -197,8 +217,8 @@ def restore_file(
         restored.append(_keep_depth(out, frame.dtype, image.bit_depth))
     seconds = time.perf_counter() - start
     record = {"path": rel, "method": method, "output": str(dst), "seconds": seconds, "frames": len(restored)}
-    if "model" in entry.options:
-        loaded = _loaded_model_sha256(method, opts)
+    if entry.learned is not None:
+        loaded = _loaded_model_sha256(entry, opts["model"])
         if model_sha256 not in (None, "missing") and loaded != model_sha256:
             raise FileStepError(f"{src}: the model's weights changed during the run (expected sha256 {model_sha256[:16]}, loaded {loaded[:16]})")
         record["model_sha256"] = loaded
@@ -213,12 +233,11 @@ def restore_file(
     return record
 
 
-def _loaded_model_sha256(method: str, options: dict[str, Any]) -> str:
-    """sha256 of the weights the learned ``method`` loaded for ``options`` (from the model cache)."""
-    from restoration.learned.catalog import LEARNED, model_directory
+def _loaded_model_sha256(entry, model_dir: str) -> str:
+    """sha256 of the weights the learned restorer ``entry`` loaded from ``model_dir`` (from the model cache)."""
     from restoration.learned.modelfiles import cached_model
 
-    return cached_model(model_directory(method, options), task=LEARNED[method][0])[1]["loaded_sha256"]
+    return cached_model(model_dir, task=entry.learned.task)[1]["loaded_sha256"]
 
 
 def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | None = None) -> list[dict]:

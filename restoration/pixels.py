@@ -55,6 +55,34 @@ def pixel_range(image: np.ndarray, *, bit_depth: int | None = None) -> PixelRang
     return PixelRange(low, high if high > low else low + 1.0)
 
 
+def range_of(image: np.ndarray, value_range: PixelRange | tuple[float, float] | None = None) -> PixelRange:
+    """The value range a method works in: ``value_range`` when given, else :func:`pixel_range` of ``image``.
+
+    Every method and simulator that rescales pixels takes a keyword-only
+    ``value_range``: the pipeline passes each frame's stored range (its bit
+    depth: 0..4095 for a 12-bit DICOM in uint16), computed once per frame,
+    so that "sigma 25" means 25/255 of that range at every depth. Called on
+    a bare array, a method falls back to the dtype's range.
+
+    Raises
+    ------
+    ValueError
+        When ``value_range`` is not a finite pair with ``low < high``.
+    """
+    if value_range is None:
+        return pixel_range(image)
+    if isinstance(value_range, PixelRange):
+        low, high = value_range.low, value_range.high
+    else:
+        try:
+            low, high = (float(v) for v in value_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"value_range must be a pair (low, high), got {value_range!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"value_range must be finite with low < high, got ({low}, {high})")
+    return PixelRange(float(low), float(high))
+
+
 def known_range(image: np.ndarray, damaged: np.ndarray) -> PixelRange:
     """Value range of the pixels *not* marked in ``damaged`` (H, W).
 

@@ -100,7 +100,8 @@ def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary
         "",
         "Mean with 95 % bootstrap interval per method x damage x hole-ratio bin x modality; "
         f"`{BASELINE}` is the damaged input, scored as the baseline. PSNR in dB at the "
-        f"image's native data range (infinite PSNR counted as {PSNR_CAP:g} dB).",
+        f"image's native data range (infinite PSNR counted as {PSNR_CAP:g} dB). SSIM as Wang et al. (IEEE TIP 2004): "
+        "11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, mean over the valid region; in-hole SSIM averages its map over the hole.",
         "",
         display_table(summary).to_markdown(index=False),
         "",

@@ -23,6 +23,7 @@ def restore_batch(jobs: list[dict], method: str, options: dict[str, Any], label:
             method=method,
             mask_path=Path(job["mask"]) if job.get("mask") else None,
             options=options,
+            model_dir=job.get("settings", {}).get("model_dir"),
             model_sha256=job.get("settings", {}).get("model_sha256"),
         ),
     )

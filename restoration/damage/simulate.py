@@ -4,7 +4,9 @@ Every function takes an image of any dtype and returns ``(damaged, mask)``:
 ``damaged`` has the input's dtype and shape (except :func:`simulate_downscale`),
 ``mask`` is a bool (H, W) array, True where pixels were damaged. Noise damages
 every pixel, so its mask is all True. ``sigma`` for noise is on the 0-255
-scale, whatever the bit depth. The same ``rng`` seed gives the same result.
+scale of ``value_range``, the frame's stored range (default: the dtype's;
+the pipeline passes the bit depth's, so that 25 means 25/255 of 0..4095 on
+a 12-bit DICOM). The same ``rng`` seed gives the same result.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from restoration.pixels import PixelRange, from_unit, pixel_range, to_unit
+from restoration.pixels import PixelRange, from_unit, range_of, to_unit
 
 Ratio = tuple[float, float]
 
@@ -22,8 +24,8 @@ def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-def _unit(image: np.ndarray) -> tuple[np.ndarray, PixelRange]:
-    prange = pixel_range(image)
+def _unit(image: np.ndarray, value_range) -> tuple[np.ndarray, PixelRange]:
+    prange = range_of(image, value_range)
     return to_unit(image, prange), prange
 
 
@@ -56,8 +58,8 @@ def _grow_mask(shape, ratio: Ratio, rng: np.random.Generator, draw_one, *, max_t
     return mask.astype(bool)
 
 
-def _paint(image: np.ndarray, mask: np.ndarray, unit_value) -> np.ndarray:
-    unit, prange = _unit(image)
+def _paint(image: np.ndarray, mask: np.ndarray, unit_value, value_range) -> np.ndarray:
+    unit, prange = _unit(image, value_range)
     value = np.broadcast_to(np.asarray(unit_value, np.float64), unit.shape[2:] or ())
     unit[mask] = value
     return from_unit(unit, prange, image.dtype)
@@ -67,7 +69,7 @@ def _size_scale(shape) -> float:
     return max(min(shape[:2]) / 256.0, 0.05)
 
 
-def simulate_holes(image: np.ndarray, *, ratio: Ratio = (0.1, 0.3), rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_holes(image: np.ndarray, *, ratio: Ratio = (0.1, 0.3), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Free-form brush-stroke holes (filled with the lowest value).
 
     Strokes are thick random walks, in the manner of the free-form masks of
@@ -100,10 +102,10 @@ def simulate_holes(image: np.ndarray, *, ratio: Ratio = (0.1, 0.3), rng=None) ->
             x, y = nx, ny
 
     mask = _grow_mask((h, w), ratio, rng, stroke)
-    return _paint(image, mask, 0.0), mask
+    return _paint(image, mask, 0.0, value_range), mask
 
 
-def simulate_scratches(image: np.ndarray, *, ratio: Ratio = (0.005, 0.03), rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_scratches(image: np.ndarray, *, ratio: Ratio = (0.005, 0.03), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Long thin scratches, bright or dark, slightly curved.
 
     Mostly near-vertical, as film and print scratches run along the
@@ -112,7 +114,7 @@ def simulate_scratches(image: np.ndarray, *, ratio: Ratio = (0.005, 0.03), rng=N
     rng = _rng(rng)
     h, w = image.shape[:2]
     s = _size_scale(image.shape)
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     values = np.zeros((h, w), np.float64)
 
     def scratch(canvas):
@@ -137,11 +139,11 @@ def simulate_scratches(image: np.ndarray, *, ratio: Ratio = (0.005, 0.03), rng=N
     return from_unit(unit, prange, image.dtype), mask
 
 
-def simulate_blotches(image: np.ndarray, *, ratio: Ratio = (0.05, 0.15), rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_blotches(image: np.ndarray, *, ratio: Ratio = (0.05, 0.15), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Soft-edged tinted stains (water, foxing); mask where the tint is visible."""
     rng = _rng(rng)
     h, w = image.shape[:2]
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     channels = unit.shape[2] if unit.ndim == 3 else 1
     alpha = np.zeros((h, w), np.float64)
     tint = np.zeros((h, w, channels), np.float64)
@@ -170,7 +172,7 @@ def simulate_blotches(image: np.ndarray, *, ratio: Ratio = (0.05, 0.15), rng=Non
     return from_unit(damaged, prange, image.dtype), mask
 
 
-def simulate_tears(image: np.ndarray, *, ratio: Ratio = (0.05, 0.2), rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_tears(image: np.ndarray, *, ratio: Ratio = (0.05, 0.2), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Missing pieces: jagged blocks, some torn in from an edge (filled white)."""
     rng = _rng(rng)
     h, w = image.shape[:2]
@@ -190,39 +192,39 @@ def simulate_tears(image: np.ndarray, *, ratio: Ratio = (0.05, 0.2), rng=None) -
         cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], 1)
 
     mask = _grow_mask((h, w), ratio, rng, tear)
-    return _paint(image, mask, 1.0), mask
+    return _paint(image, mask, 1.0, value_range), mask
 
 
 def _full(image: np.ndarray) -> np.ndarray:
     return np.ones(image.shape[:2], bool)
 
 
-def simulate_gaussian_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_gaussian_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Additive white Gaussian noise, ``sigma`` on the 0-255 scale (clipped to range)."""
     rng = _rng(rng)
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     noisy = unit + rng.normal(0.0, sigma / 255.0, unit.shape)
     return from_unit(noisy, prange, image.dtype), _full(image)
 
 
-def simulate_poisson_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_poisson_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Shot noise whose standard deviation at mid-grey is ``sigma`` (0-255 scale)."""
     rng = _rng(rng)
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     photons = 0.5 / max(sigma / 255.0, 1e-6) ** 2  # std at 0.5 is sqrt(0.5 / photons)
     noisy = rng.poisson(np.clip(unit, 0, 1) * photons) / photons
     return from_unit(noisy, prange, image.dtype), _full(image)
 
 
-def simulate_speckle_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_speckle_noise(image: np.ndarray, *, sigma: float = 25.0, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Multiplicative noise ``x + x * n``, ``n`` of std ``sigma``/255."""
     rng = _rng(rng)
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     noisy = unit * (1.0 + rng.normal(0.0, sigma / 255.0, unit.shape))
     return from_unit(noisy, prange, image.dtype), _full(image)
 
 
-def simulate_salt_pepper(image: np.ndarray, *, ratio: Ratio = (0.02, 0.1), rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_salt_pepper(image: np.ndarray, *, ratio: Ratio = (0.02, 0.1), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Impulse noise: a fraction drawn from ``ratio`` of pixels set to black or white."""
     rng = _rng(rng)
     low, high = _check_ratio(ratio)
@@ -230,22 +232,22 @@ def simulate_salt_pepper(image: np.ndarray, *, ratio: Ratio = (0.02, 0.1), rng=N
     hit = rng.random(image.shape[:2])
     mask = hit < amount
     salt = hit < amount / 2
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     unit[mask & salt] = 1.0
     unit[mask & ~salt] = 0.0
     return from_unit(unit, prange, image.dtype), mask
 
 
-def simulate_blur(image: np.ndarray, *, sigma: float = 2.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_blur(image: np.ndarray, *, sigma: float = 2.0, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blur of ``sigma`` pixels (defocus, soft scans). ``rng`` is unused."""
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     blurred = cv2.GaussianBlur(unit.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     return from_unit(blurred.reshape(unit.shape), prange, image.dtype), _full(image)
 
 
-def simulate_jpeg(image: np.ndarray, *, quality: int = 20, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_jpeg(image: np.ndarray, *, quality: int = 20, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """JPEG compression artefacts at ``quality`` (an 8-bit round trip). ``rng`` is unused."""
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     eight = np.clip(np.rint(unit * 255), 0, 255).astype(np.uint8)
     if eight.ndim == 3 and eight.shape[2] == 3:
         eight = cv2.cvtColor(eight, cv2.COLOR_RGB2BGR)
@@ -264,7 +266,7 @@ def _jpeg_round_trip(plane: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
 
-def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None) -> tuple[np.ndarray, np.ndarray]:
+def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Antialiased bicubic downscaling by ``scale`` (the smaller image is the damaged one).
 
     Pillow's bicubic resampling widens the kernel by the factor, as MATLAB's
@@ -276,7 +278,7 @@ def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None) -> tuple[
         raise ValueError(f"scale must be a positive integer, got {scale}")
     h, w = image.shape[:2]
     size = (max(1, w // int(scale)), max(1, h // int(scale)))
-    unit, prange = _unit(image)
+    unit, prange = _unit(image, value_range)
     planes = unit.reshape(h, w, -1).astype(np.float32)
     small = np.stack(
         [np.asarray(Image.fromarray(planes[..., c], mode="F").resize(size, Image.Resampling.BICUBIC)) for c in range(planes.shape[2])],

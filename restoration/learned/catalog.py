@@ -14,26 +14,45 @@ from pathlib import Path
 WEIGHTS = "weights.pt"
 CARD = "model.json"
 #: Default models shipped with the package, trained by ``make models``.
+#: Which learned restorer uses which (and for which task) is said once, by
+#: its registry entry (:class:`restoration.registry.Learned`).
 DEFAULT_MODELS = Path(__file__).parent / "default_models"
-#: Learned restorer -> its model task, and the name of its shipped default
-#: (``{scale}`` is filled in for super-resolution).
-LEARNED = {
-    "cnn-denoise": ("denoise", "cnn-denoise"),
-    "cnn-sr": ("sr", "cnn-sr-x{scale}"),
-    "gan-inpaint": ("inpaint", "gan-inpaint"),
-    "vae-inpaint": ("vae", "vae"),
-}
 
 
 class ModelFileError(ValueError):
     """A model directory or checkpoint is missing, malformed or unsafe; the message names the file."""
 
 
-def default_model_name(method: str, *, scale: int = 2) -> str:
+def learned_entry(method):
+    """The registry entry of the learned restorer ``method`` (a name or an entry)."""
+    from restoration.registry import REGISTRY, RegistryError
+
+    entry = REGISTRY.get(method) if isinstance(method, str) else method
+    if entry.learned is None:
+        raise RegistryError(f"{entry.name!r} is not a learned restorer")
+    return entry
+
+
+def learned_tasks() -> list[str]:
+    """Model tasks of the registered learned restorers, in registry order."""
+    from restoration.registry import REGISTRY
+
+    return [e.learned.task for e in REGISTRY.entries() if e.learned is not None]
+
+
+def restorer_of_task(task: str) -> str:
+    """The learned restorer that runs models of ``task`` (``archive-restore train --task``)."""
+    from restoration.registry import REGISTRY
+
+    for entry in REGISTRY.entries():
+        if entry.learned is not None and entry.learned.task == task:
+            return entry.name
+    raise ValueError(f"no learned restorer runs {task!r} models")
+
+
+def default_model_name(method, *, scale: int = 2) -> str:
     """Name of the shipped model a learned restorer uses when no ``model`` is given."""
-    if method not in LEARNED:
-        raise KeyError(f"{method!r} is not a learned restorer")
-    return LEARNED[method][1].format(scale=int(scale))
+    return learned_entry(method).learned.default_name({"scale": scale})
 
 
 def default_model_dir(name: str) -> Path:
@@ -95,16 +114,18 @@ def weights_path(directory: os.PathLike | str, card: dict | None = None) -> Path
     return target
 
 
-def model_directory(method: str, options: dict) -> Path:
-    """The model directory ``method`` loads with ``options``: its ``model``, or the shipped default."""
+def model_directory(method, options: dict) -> Path:
+    """The model directory ``method`` loads with ``options``: its ``model``, or the shipped default.
+
+    The pipeline asks this once per run and hands the directory to every
+    file's call, so the default is chosen in one place.
+    """
     if options.get("model"):
         return Path(options["model"])
-    from restoration.methods.upscale import DEFAULT_SCALE
-
-    return default_model_dir(default_model_name(method, scale=options.get("scale", DEFAULT_SCALE)))
+    return default_model_dir(learned_entry(method).learned.default_name(options))
 
 
-def check_model_choice(method: str, options: dict) -> None:
+def check_model_choice(method, options: dict) -> None:
     """Refuse, before any work, a model that ``method`` could not use with ``options``.
 
     A given ``model`` must be a model directory for the method's task (and,
@@ -116,7 +137,8 @@ def check_model_choice(method: str, options: dict) -> None:
     ValueError
         With the reason and what to do instead.
     """
-    task = LEARNED[method][0]
+    entry = learned_entry(method)
+    method, task = entry.name, entry.learned.task
     if options.get("model"):
         card = read_card(options["model"])
         weights_path(options["model"], card)
@@ -126,14 +148,16 @@ def check_model_choice(method: str, options: dict) -> None:
         if task == "sr" and "scale" in options and model_scale is not None and int(model_scale) != int(options["scale"]):
             raise ValueError(f"model {options['model']} upscales by {model_scale}, not by {options['scale']}")
         return
-    if task == "sr":
+    name = entry.learned.default_name(options)
+    if (default_model_dir(name) / CARD).is_file():
+        return
+    if "scale" in entry.options:
         from restoration.methods.upscale import DEFAULT_SCALE
 
         scale = int(options.get("scale", DEFAULT_SCALE))
-        shipped = shipped_scales()
-        if scale not in shipped:
-            listed = ", ".join(f"x{s}" for s in shipped) or "none"
-            raise ValueError(
-                f"{method} has no shipped model for scale {scale} (shipped: {listed}); "
-                f"train one with `archive-restore train --task sr --scale {scale}` and pass --model"
-            )
+        listed = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
+        raise ValueError(
+            f"{method} has no shipped model for scale {scale} (shipped: {listed}); "
+            f"train one with `archive-restore train --task {task} --scale {scale}` and pass --model"
+        )
+    raise ValueError(f"{method} has no shipped model ({name}); train one with `archive-restore train --task {task}` and pass --model")

@@ -349,10 +349,16 @@ class VAERecipe(HoleFillingRecipe):
 
 
 def recipe_for(task: str, *, scale: int = 2) -> Recipe:
-    """The recipe of ``task`` (``inpaint``, ``denoise``, ``sr``, ``vae``)."""
-    recipes = {"denoise": DenoiseRecipe, "inpaint": InpaintRecipe, "vae": VAERecipe}
-    if task == "sr":
-        return SuperResolutionRecipe(scale=scale)
-    if task not in recipes:
-        raise ValueError(f"unknown training task {task!r}; choose from: inpaint, denoise, sr, vae")
-    return recipes[task]()
+    """The recipe of ``task``: the one its learned restorer's registry entry names (:class:`restoration.registry.Learned`)."""
+    import importlib
+    import inspect
+
+    from restoration.learned.catalog import learned_entry, learned_tasks, restorer_of_task
+
+    try:
+        learned = learned_entry(restorer_of_task(task)).learned
+    except ValueError:
+        raise ValueError(f"unknown training task {task!r}; choose from: {', '.join(learned_tasks())}") from None
+    module, _, name = learned.recipe.partition(":")
+    recipe = getattr(importlib.import_module(module), name)
+    return recipe(scale=scale) if "scale" in inspect.signature(recipe).parameters else recipe()

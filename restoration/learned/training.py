@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from restoration.io import atomic_write
 from restoration.learned.data import load_training_images, manifest_sha256, split_validation
-from restoration.learned.catalog import ModelFileError
+from restoration.learned.catalog import ModelFileError, learned_tasks, restorer_of_task
 from restoration.learned.modelfiles import load_plain, save_torch, versions, write_model
 from restoration.learned.networks import build_network, count_parameters
 from restoration.learned.recipes import Recipe, recipe_for
@@ -38,7 +38,6 @@ from restoration.learned.recipes import Recipe, recipe_for
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 #: The restorer each training task produces.
-RESTORER_OF_TASK = {"denoise": "cnn-denoise", "sr": "cnn-sr", "inpaint": "gan-inpaint", "vae": "vae-inpaint"}
 #: Settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = {"steps", "checkpoint_every", "validate_every", "device"}
 
@@ -64,8 +63,9 @@ class TrainingSettings:
     architecture: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.task not in RESTORER_OF_TASK:
-            raise ValueError(f"unknown training task {self.task!r}; choose from: {', '.join(RESTORER_OF_TASK)}")
+        tasks = learned_tasks()
+        if self.task not in tasks:
+            raise ValueError(f"unknown training task {self.task!r}; choose from: {', '.join(tasks)}")
         for name in ("steps", "batch_size", "patch", "checkpoint_every", "validate_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -323,7 +323,7 @@ def _card(settings, recipe: Recipe, specs, nets, state: TrainingState, manifest,
     arch, options = specs[recipe.main]
     return {
         "task": settings.task,
-        "restorer": RESTORER_OF_TASK[settings.task],
+        "restorer": restorer_of_task(settings.task),
         "architecture": {"name": arch, "options": options},
         "parameters": count_parameters(nets[recipe.main]),
         "training": {

@@ -1,9 +1,11 @@
 """Classical denoisers.
 
-Each takes ``(image, *, sigma=None)`` with ``sigma`` the noise standard
-deviation on the 0-255 scale whatever the bit depth (25 means 25/255 of the
-full range); when ``sigma`` is None it is estimated with
-:func:`estimate_noise_sigma`. Dtype, bit depth and channels are kept.
+Each takes ``(image, *, sigma=None, value_range=None)`` with ``sigma`` the
+noise standard deviation on the 0-255 scale of ``value_range``, the frame's
+stored range (default: the dtype's; 25 means 25/255 of 0..4095 on a 12-bit
+DICOM); when ``sigma`` is None it is estimated with
+:func:`estimate_noise_sigma` on that same scale. Dtype, bit depth and
+channels are kept.
 """
 
 from __future__ import annotations
@@ -20,22 +22,25 @@ from skimage.restoration import (
     estimate_sigma as _estimate_sigma,
 )
 
-from restoration.pixels import from_unit, pixel_range, to_unit
+from restoration.pixels import from_unit, range_of, to_unit
 
 # bm3d's native library (libbm4d) keeps one global thread pool and aborts the
 # process when two threads enter it at once, so calls are serialised.
 _BM3D_LOCK = threading.Lock()
 
 
-def estimate_noise_sigma(image: np.ndarray) -> float:
-    """Gaussian noise level on the 0-255 scale (wavelet MAD estimator).
+def estimate_noise_sigma(image: np.ndarray, *, value_range=None) -> float:
+    """Gaussian noise level on the 0-255 scale of ``value_range`` (wavelet MAD estimator).
+
+    ``value_range`` is the image's stored range (default: the dtype's, or a
+    float image's own minimum to maximum).
 
     References
     ----------
     Donoho and Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
     Biometrika 81(3), 1994 (via :func:`skimage.restoration.estimate_sigma`).
     """
-    unit = to_unit(image, pixel_range(image))
+    unit = to_unit(image, range_of(image, value_range))
     channel_axis = -1 if image.ndim == 3 else None
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -44,17 +49,17 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     return sigma * 255.0 if np.isfinite(sigma) else 0.0
 
 
-def _run(image: np.ndarray, sigma: float | None, denoise) -> np.ndarray:
-    prange = pixel_range(image)
+def _run(image: np.ndarray, sigma: float | None, denoise, value_range) -> np.ndarray:
+    prange = range_of(image, value_range)
     unit = to_unit(image, prange)
-    s = (estimate_noise_sigma(image) if sigma is None else float(sigma)) / 255.0
+    s = (estimate_noise_sigma(image, value_range=prange) if sigma is None else float(sigma)) / 255.0
     if s <= 0:
         return image.copy()
     channel_axis = -1 if image.ndim == 3 else None
     return from_unit(denoise(unit, max(s, 1e-4), channel_axis), prange, image.dtype)
 
 
-def denoise_nlm(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+def denoise_nlm(image: np.ndarray, *, sigma: float | None = None, value_range=None) -> np.ndarray:
     """Non-local means (:func:`skimage.restoration.denoise_nl_means`, fast mode).
 
     References
@@ -62,14 +67,14 @@ def denoise_nlm(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     Buades, Coll and Morel, "A non-local algorithm for image denoising",
     CVPR 2005.
     """
-    return _run(image, sigma, _nlm_unit)
+    return _run(image, sigma, _nlm_unit, value_range)
 
 
 def _nlm_unit(u, s, ax):
     return _nl_means(u, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=ax)
 
 
-def denoise_tv(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+def denoise_tv(image: np.ndarray, *, sigma: float | None = None, value_range=None) -> np.ndarray:
     """Total-variation denoising (Chambolle's projection), weight from ``sigma``.
 
     References
@@ -77,10 +82,10 @@ def denoise_tv(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     Chambolle, "An algorithm for total variation minimization and
     applications", J. Math. Imaging and Vision 20, 2004.
     """
-    return _run(image, sigma, lambda u, s, ax: _tv_chambolle(u, weight=0.9 * s, channel_axis=ax))
+    return _run(image, sigma, lambda u, s, ax: _tv_chambolle(u, weight=0.9 * s, channel_axis=ax), value_range)
 
 
-def denoise_wavelet(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+def denoise_wavelet(image: np.ndarray, *, sigma: float | None = None, value_range=None) -> np.ndarray:
     """BayesShrink wavelet soft-thresholding (:func:`skimage.restoration.denoise_wavelet`).
 
     References
@@ -92,10 +97,11 @@ def denoise_wavelet(image: np.ndarray, *, sigma: float | None = None) -> np.ndar
         image,
         sigma,
         lambda u, s, ax: _wavelet(u, sigma=s, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=ax),
+        value_range,
     )
 
 
-def denoise_bilateral(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+def denoise_bilateral(image: np.ndarray, *, sigma: float | None = None, value_range=None) -> np.ndarray:
     """Edge-preserving bilateral filter, range sigma tied to the noise level.
 
     References
@@ -110,10 +116,10 @@ def denoise_bilateral(image: np.ndarray, *, sigma: float | None = None) -> np.nd
         out = [_bilateral(p, sigma_color=2.0 * s, sigma_spatial=1.5) for p in planes]
         return out[0] if u.ndim == 2 else np.stack(out, axis=2)
 
-    return _run(image, sigma, run)
+    return _run(image, sigma, run, value_range)
 
 
-def denoise_bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+def denoise_bm3d(image: np.ndarray, *, sigma: float | None = None, value_range=None) -> np.ndarray:
     """Block-matching and 3-D filtering (the optional ``bm3d`` package).
 
     Install with ``pip install archive-restoration[bm3d]``; its licence is
@@ -124,7 +130,7 @@ def denoise_bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray
     Dabov, Foi, Katkovnik and Egiazarian, "Image Denoising by Sparse 3-D
     Transform-Domain Collaborative Filtering", IEEE TIP 16(8), 2007.
     """
-    return _run(image, sigma, _bm3d_unit)
+    return _run(image, sigma, _bm3d_unit, value_range)
 
 
 def _bm3d_unit(u, s, ax):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic as _skimage_biharmonic
 
-from restoration.pixels import PixelRange, from_unit, known_range, pixel_range, to_unit
+from restoration.pixels import PixelRange, from_unit, known_range, range_of, to_unit
 
 
 def hole_of(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -48,11 +48,12 @@ def _per_plane(image: np.ndarray, fill_plane) -> np.ndarray:
     return np.stack([fill_plane(image[..., c]) for c in range(image.shape[2])], axis=2)
 
 
-def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray, *, value_range=None) -> np.ndarray:
     """Fill holes with the smooth biharmonic interpolant of their border.
 
     A wrapper of :func:`skimage.restoration.inpaint_biharmonic` that keeps
-    dtype and bit depth.
+    dtype and bit depth: the fill's overshoot is clipped to ``value_range``
+    (the frame's stored range; default the dtype's).
 
     References
     ----------
@@ -62,7 +63,7 @@ def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = _mask_u8(mask, image)
     if not m.any():
         return image.copy()
-    prange = pixel_range(image)
+    prange = range_of(image, value_range)
     unit = to_unit(image, prange)
     # One sparse system per hole: the same fill (the stencil couples only pixels
     # within two of each other) with far less memory than one system for all.

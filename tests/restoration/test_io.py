@@ -155,3 +155,22 @@ def test_find_mask_by_stem_in_any_format(tmp_path):
     assert find_mask(tmp_path, "a/b/y.tif") is None
     tifffile.imwrite(tmp_path / "v.tif", np.zeros((3, 4, 4), np.uint8))
     assert find_mask(tmp_path, "v.nii.gz").name == "v.tif"
+
+
+def test_mask_index_pairs_like_find_mask_and_lists_each_folder_once(tmp_path, monkeypatch):
+    import os
+
+    from restoration.io import MaskIndex
+
+    for name in ["a/b/x.png", "a/b/x.tif", "a/b/y.jpg", "v.tif", "a/notes.txt", "a/b/c/z.png"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    calls = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p=".": calls.append(str(p)) or real(p))
+    index = MaskIndex(tmp_path)
+    assert len(calls) == 4  # root, a, a/b, a/b/c: once each, whatever the number of files
+    for rel in ["a/b/x.tif", "a/b/y.png", "a/b/q.png", "v.nii.gz", "a/b/c/z.dcm", "z.png"]:
+        assert index.find(rel) == find_mask(tmp_path, rel), rel
+    assert index.find("a/b/x.tif").name == "x.png" and index.find("v.nii.gz").name == "v.tif"
+    assert len(MaskIndex(tmp_path / "missing")) == 0 and MaskIndex(None).find("x.png") is None

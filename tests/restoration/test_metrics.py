@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
@@ -49,3 +50,44 @@ def test_ssim_rgb_and_tiny_images(astronaut):
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
         psnr(np.zeros((4, 4)), np.zeros((4, 5)), data_range=1)
+
+
+def _wang_ssim(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    """Wang et al.'s SSIM written out: 11x11 Gaussian (sigma 1.5) window, 'valid' filtering, population moments."""
+    from scipy.signal import correlate2d
+
+    r = np.arange(11) - 5
+    g = np.exp(-(r**2) / (2 * 1.5**2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    x, y = x.astype(np.float64), y.astype(np.float64)
+
+    def f(a):
+        return correlate2d(a, w, mode="valid")
+
+    mx, my = f(x), f(y)
+    vx, vy, cxy = f(x * x) - mx**2, f(y * y) - my**2, f(x * y) - mx * my
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return float((((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean())
+
+
+def test_ssim_is_wang_et_al_with_the_11x11_gaussian_window():
+    from skimage import data
+
+    ref = data.camera()[:96, :128]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(ref + rng.normal(0, 20, ref.shape), 0, 255).astype(np.uint8)
+    assert ssim(ref, noisy, data_range=255) == pytest.approx(_wang_ssim(ref, noisy, 255), abs=1e-6)
+    assert ssim(ref, ref, data_range=255) == pytest.approx(1.0)
+    assert np.isnan(ssim(ref[:10, :10], noisy[:10, :10], data_range=255))  # narrower than the window
+
+
+def test_the_report_says_which_ssim_it_is():
+    from restoration.reports import summarise, summary_markdown
+
+    rows = [
+        {"path": f"{i}.png", "index": 0, "modality": "scan-gray", "damage": "holes", "method": "telea", "ratio_bin": "10-20 %",
+         "psnr": 30.0 + i, "ssim": 0.9, "hole_psnr": 20.0, "hole_ssim": 0.5, "hole_ratio": 0.15}
+        for i in range(3)
+    ]  # fmt: skip
+    text = summary_markdown(summarise(pd.DataFrame(rows)), title="t")
+    assert "11x11 Gaussian window (sigma 1.5)" in text

@@ -1,6 +1,7 @@
 import pytest
 
-from restoration.registry import REGISTRY, Entry, Registry
+from restoration.options import Bound
+from restoration.registry import REGISTRY, Entry, Registry, RegistryError
 
 
 def test_every_issue_method_is_registered():
@@ -11,9 +12,11 @@ def test_every_issue_method_is_registered():
 
 
 def test_unknown_name_lists_the_choices():
-    with pytest.raises(KeyError, match="choose from: .*telea"):
+    with pytest.raises(RegistryError, match="choose from: .*telea") as info:
         REGISTRY.get("teela", kind="inpaint")
-    with pytest.raises(KeyError):
+    assert str(info.value).startswith("unknown inpaint 'teela'")  # a plain line: no quotes around it
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(RegistryError):
         REGISTRY.get("holes", kind="inpaint")  # right name, wrong kind
 
 
@@ -83,3 +86,29 @@ def test_a_learned_method_checks_the_model_it_is_given(tmp_path):
     with pytest.raises(ValueError, match="upscales by 2, not by 4"):
         REGISTRY.get("cnn-sr").check_options({"model": str(tmp_path / "sr2"), "scale": 4})
     assert REGISTRY.get("cnn-sr").check_options({"model": str(tmp_path / "sr2"), "scale": 2})["scale"] == 2
+
+
+def test_options_are_the_keyword_only_parameters():
+    assert REGISTRY.get("exemplar").options == ("patch_size", "search_radius")
+    assert REGISTRY.get("fsr").options == ("quality",)
+    assert REGISTRY.get("cnn-denoise").options == ("sigma", "model", "tile")  # value_range is not a user option
+    assert REGISTRY.get("holes").options == ("ratio",)  # nor is rng
+    assert REGISTRY.get("telea").defaults() == {"radius": 5.0}
+
+
+def test_an_option_without_bounds_is_refused_at_registration():
+    def fill(image, mask, *, strength: float = 1.0):
+        return image
+
+    with pytest.raises(RegistryError, match="strength have no bounds"):
+        Registry().add(Entry("x", "inpaint", fill))
+    Registry().add(Entry("x", "inpaint", fill, bounds={"strength": Bound("float", low=0, help="How strong.")}))
+
+
+def test_learned_entries_say_task_default_model_and_recipe():
+    from restoration.learned.catalog import default_model_name, learned_tasks, model_directory
+
+    assert learned_tasks() == ["inpaint", "vae", "denoise", "sr"]
+    assert default_model_name("cnn-sr", scale=4) == "cnn-sr-x4"
+    assert model_directory("cnn-sr", {"scale": 4}).name == "cnn-sr-x4"
+    assert REGISTRY.get("cnn-denoise").learned.recipe.endswith(":DenoiseRecipe")

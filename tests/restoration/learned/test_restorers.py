@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from restoration.learned.restorers import inpaint_gan, inpaint_vae, run_tiled
+from restoration.learned.inference import run_tiled
+from restoration.learned.restorers import inpaint_gan, inpaint_vae
 from restoration.pipeline import restore_file
 from restoration.registry import REGISTRY
 

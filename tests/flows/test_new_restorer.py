@@ -1,0 +1,55 @@
+"""Adding a restorer is one function and one registry entry: it appears in the CLI, the UI form and the benchmark."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from restoration.options import Bound
+from restoration.registry import REGISTRY, Entry
+
+
+def denoise_shrink(image: np.ndarray, *, strength: float = 0.5, value_range=None) -> np.ndarray:
+    """Pull every pixel towards the frame's mid-range by ``strength`` (a test restorer)."""
+    from restoration.pixels import range_of
+
+    prange = range_of(image, value_range)
+    middle = (prange.low + prange.high) / 2
+    return (image + strength * (middle - image.astype(np.float64))).astype(image.dtype)
+
+
+@pytest.fixture
+def registered():
+    REGISTRY.add(Entry("shrink", "denoise", denoise_shrink, "pull towards mid-grey", bounds={"strength": Bound("float", low=0, high=1, help="How far to pull.")}))
+    yield REGISTRY.get("shrink")
+    REGISTRY.remove("shrink")
+
+
+def test_a_new_restorer_appears_in_the_cli_the_form_and_the_benchmark(registered, tmp_path, monkeypatch):
+    from flows import cli, parameters
+    from flows.benchmark import plan_benchmark
+
+    help_text = CliRunner().invoke(cli.app, ["restore", "--help"], env={"COLUMNS": "200"}).output
+    assert "--strength" in help_text and "shrink (default 0.5)" in help_text
+    assert "strength" in parameters.RestoreOptions.model_fields
+    assert parameters.RestoreOptions(strength=0.2).given() == {"strength": 0.2}
+    plan = plan_benchmark(tmp_path, damage=["gaussian"], methods=None)
+    assert "shrink" in {job.method for job in plan.restores}
+
+    # The flag reaches the method through the registry's one check.
+    seen = {}
+    monkeypatch.setattr(cli, "_check_output", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "_runner", lambda flow, *a: lambda *args, **kwargs: seen.update(kwargs) or [])
+    result = CliRunner().invoke(cli.app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "shrink", "--strength", "0.25"])
+    assert result.exit_code == 0, result.output
+    assert seen["options"] == {"strength": 0.25}
+    result = CliRunner().invoke(cli.app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "shrink", "--strength", "2"])
+    assert result.exit_code == 2 and "strength must be a finite number at least 0 and at most 1" in result.output
+
+
+def test_every_restorer_option_is_a_flag():
+    from flows import cli
+
+    help_text = CliRunner().invoke(cli.app, ["restore", "--help"], env={"COLUMNS": "200"}).output
+    for entry in REGISTRY.entries(kind=("inpaint", "denoise", "upscale")):
+        for option in entry.options:
+            assert "--" + option.replace("_", "-") in help_text, option  # fsr --quality, exemplar --patch-size/--search-radius
