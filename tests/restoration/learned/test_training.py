@@ -89,8 +89,28 @@ def test_self_supervised_inpainting_never_scores_pixels_marked_damaged(tiny_data
     untrusted = batch["trusted"] == 0
     assert untrusted.any()
     assert np.all(batch["mask"][untrusted] == 1)  # damaged pixels are inputs the net never sees...
+
+    # ...and no loss of the generator scores them: changing the target there leaves its hole loss as it was,
+    # while changing a trusted hole pixel does not.
+    import contextlib
+
+    import torch
+
+    from restoration.learned.networks import build_network
+
     recipe = recipe_for("inpaint")
-    assert recipe.hole_weight > 0  # ...and the losses weight every pixel by `trusted`
+
+    def hole_loss(target):
+        torch.manual_seed(0)
+        nets = {name: build_network(arch, opts) for name, (arch, opts) in recipe.networks({"width": 8}).items()}
+        optimizers = {name: torch.optim.SGD(net.parameters(), lr=0.0) for name, net in nets.items()}
+        tensors = {k: torch.from_numpy(np.asarray(v, np.float32))[:, None] for k, v in {**batch, "target": target}.items()}
+        return recipe.step(nets, optimizers, tensors, autocast=contextlib.nullcontext, generator=torch.Generator().manual_seed(0))["l1_hole"]
+
+    base = hole_loss(batch["target"])
+    assert hole_loss(np.where(untrusted, 1.0 - batch["target"], batch["target"])) == pytest.approx(base, abs=1e-7)
+    scored = (batch["mask"] == 1) & ~untrusted
+    assert hole_loss(np.where(scored, 1.0 - batch["target"], batch["target"])) != pytest.approx(base, abs=1e-4)
 
 
 def test_resume_reproduces_the_uninterrupted_run(tiny_data, tmp_path):

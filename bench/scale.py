@@ -1,0 +1,155 @@
+"""An archive of 10,000 small files with masks: what the flow costs over a plain loop, and how it scales.
+
+Usage: python bench/scale.py [--files 1000,10000] [--size 64] [--method telea] [--workers 1] [--out bench/out/scale]
+
+A real ``prefect server start`` runs on 127.0.0.1 for the whole script;
+every measurement runs in a fresh child process (its imports, caches and
+peak memory its own), with flow heartbeats off as the command line runs
+flows. For each archive size N (files of SIZE x SIZE pixels, each with a
+supplied hole mask in a parallel mask folder):
+
+1. loop: a plain Python loop of the same library calls (list the
+   archive, index the masks, ``restore_file`` per file);
+2. flow: the ``restore`` flow over the same files with the same masks
+   (batched tasks, per-file provenance sidecars, artifacts);
+3. planning: listing, mask pairing and job building (``stage_input``,
+   ``MaskIndex``, ``restore_jobs``) timed in the flow's process;
+4. peak RSS of the flow process.
+
+Targets (issue 10): flow / loop <= 1.10x at 10,000 files; planning under 5 %
+of the flow's run; peak RSS at 10,000 vs 1,000 files <= 1.1x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from deployments.local_server import clean_environment, start_server, stop_process  # noqa: E402
+from orchestration import write_archive  # noqa: E402
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+mode, archive, masks, out, method, workers = sys.argv[1:7]
+from restoration.archive import list_archive
+from restoration.io import MaskIndex
+from restoration.pipeline import restore_file
+if mode == "flow":
+    from flows.restore import restore_flow
+    from flows.runner import with_runner
+    from flows.steps import run_counts
+    flow = with_runner(restore_flow, workers=int(workers))
+if mode == "plan":
+    import tempfile
+    from restoration.archive import stage_input
+    from restoration.pipeline import restore_settings
+    from flows.steps import restore_jobs
+start = time.perf_counter()  # imports done: what is timed is the run itself
+if mode == "loop":
+    index = MaskIndex(masks)
+    files = list_archive(archive).files
+    for rel in files:
+        restore_file(Path(archive) / rel, Path(out) / rel, rel=rel, method=method, mask_path=index.find(rel), options={})
+    counts = {"new": len(files)}
+elif mode == "plan":
+    listing = stage_input(archive, tempfile.mkdtemp(), staging=".staging", exclude=[masks])
+    settings = restore_settings(method, {})
+    jobs = restore_jobs(listing.root, listing.files, Path(out), settings=settings, masks=MaskIndex(masks))
+    assert all(j["mask"] for j in jobs), "a file without its mask"
+    counts = {"planned": len(jobs)}
+else:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        state = flow(archive, out, method, masks_dir=masks, workers=int(workers), return_state=True)
+        counts = run_counts(state.result())
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def write_masks(archive: Path, masks: Path) -> int:
+    """A seeded hole mask (5-20 % of the pixels) for every file of ``archive``, at ``masks/<rel dir>/<stem>.png``."""
+    import cv2
+    import numpy as np
+
+    from restoration.damage.simulate import simulate_holes
+
+    count = 0
+    for k, path in enumerate(sorted(archive.rglob("*.png"))):
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        _, mask = simulate_holes(image, ratio=(0.05, 0.2), rng=k)
+        target = masks / path.relative_to(archive)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), mask.astype(np.uint8) * 255)
+        count += 1
+    return count
+
+
+def measure(env: dict, mode: str, archive: Path, masks: Path, out: Path, method: str, workers: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(archive), str(masks), str(out), method, str(workers)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", default="1000,10000", help="Archive sizes, comma-separated (the last is the one the targets are for).")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--method", default="telea")
+    parser.add_argument("--workers", type=int, default=1, help="Flow workers (1: the flow's own cost against one loop).")
+    parser.add_argument("--out", default="bench/out/scale")
+    args = parser.parse_args()
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    sizes = [int(n) for n in args.files.split(",")]
+    server, url = start_server(Path(tempfile.mkdtemp(prefix="bench-prefect-")))
+    results: dict = {"size": args.size, "method": args.method, "workers": args.workers, "cores": os.cpu_count(), "runs": {}}
+    try:
+        env = clean_environment(
+            PREFECT_API_URL=f"{url}/api", PREFECT_HOME=tempfile.mkdtemp(prefix="bench-home-"),
+            PREFECT_LOGGING_EXTRA_LOGGERS="restoration", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+        )  # fmt: skip
+        for n in sizes:
+            archive, masks = write_archive(out / f"archive-{n}", n, args.size), out / f"masks-{n}"
+            assert write_masks(archive, masks) == n
+            loop = measure(env, "loop", archive, masks, out / f"loop-{n}", args.method, 1)
+            flow = measure(env, "flow", archive, masks, out / f"flow-{n}", args.method, args.workers)
+            plan = measure(env, "plan", archive, masks, out / f"plan-{n}", args.method, 1)
+            assert flow["counts"]["new"] == n and flow["counts"]["failed"] == 0, flow
+            results["runs"][n] = {"loop": loop, "flow": flow, "plan": plan}
+            print(f"{n} files: loop {loop['seconds']:.1f} s, flow {flow['seconds']:.1f} s, planning {plan['seconds']:.2f} s, flow RSS {flow['peak_rss_mib']:.0f} MiB", flush=True)
+    finally:
+        stop_process(server)
+    (out / "scale.json").write_text(json.dumps(results, indent=1))
+    big, small = sizes[-1], sizes[0]
+    r = results["runs"]
+    print(f"\n{args.size}x{args.size} files with masks, method {args.method}, flow on {args.workers} worker(s), {results['cores']} cores\n")
+    print("| measure | ours | reference | ratio | target |")
+    print("|---|---:|---:|---:|---|")
+    for n in sizes:
+        ratio = r[n]["flow"]["seconds"] / r[n]["loop"]["seconds"]
+        print(f"| restore flow vs plain loop, {n:,} files | {r[n]['flow']['seconds']:.1f} s | {r[n]['loop']['seconds']:.1f} s | {ratio:.3f}x | <= 1.10x |")
+    for n in sizes:
+        share = r[n]["plan"]["seconds"] / r[n]["flow"]["seconds"]
+        print(f"| planning (list, pair masks, jobs) vs flow run, {n:,} files | {r[n]['plan']['seconds']:.2f} s | {r[n]['flow']['seconds']:.1f} s | {100 * share:.1f} % | < 5 % |")
+    rss = r[big]["flow"]["peak_rss_mib"] / r[small]["flow"]["peak_rss_mib"]
+    print(f"| flow peak RSS, {big:,} vs {small:,} files | {r[big]['flow']['peak_rss_mib']:.0f} MiB | {r[small]['flow']['peak_rss_mib']:.0f} MiB | {rss:.3f}x | <= 1.1x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
