@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 OUT ?= demo-out
 
-.PHONY: install install-test demo test bench reliability memory models clean
+.PHONY: test-fast install install-test demo test bench reliability memory models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ demo: install
 	$(BIN)/archive-restore demo --out $(OUT)
 
 test: install-test
+	$(BIN)/ruff check .
 	PREFECT_HOME=$$(mktemp -d) PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -q
+
+# The fast library tests alone (under a minute): no server, browser, Dask cluster, kill or training.
+test-fast: install-test
+	$(BIN)/ruff check .
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -m "not slow"
 
 bench: install-test
 	$(BIN)/python bench/demo_benchmark.py

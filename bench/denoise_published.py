@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from restoration.learned.restorers import denoise_cnn_unit
-from restoration.metrics import psnr
 from restoration.methods.denoise import denoise_unit
+from restoration.metrics import psnr
 
 BENCHMARKS = Path(os.environ.get("BENCHMARKS_DIR", Path(__file__).resolve().parents[2] / "shared" / "benchmarks"))
 OUT = Path(__file__).parent / "out"

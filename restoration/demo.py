@@ -17,7 +17,6 @@ import numpy as np
 
 from restoration.io import atomic_write, write_bytes_atomic
 
-
 #: The file the demo breaks on purpose; ingestion must quarantine exactly this.
 EXPECTED_QUARANTINE = ("broken/truncated.png",)
 

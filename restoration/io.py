@@ -23,8 +23,8 @@ import gzip
 import hashlib
 import io
 import os
+import secrets
 import struct
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -234,26 +234,20 @@ def inside(root: Path, rel: str) -> Path:
     return target
 
 
-def _umask() -> int:
-    # os.umask() can only be read by setting it, which races with other
-    # threads; Linux reports it in /proc without changing it.
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return _UMASK_AT_IMPORT
+def _create_temp(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file ``folder/<prefix><random><suffix>``, created with mode 0o666 so that the kernel applies the umask.
 
-
-def _read_umask_once() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK_AT_IMPORT = _read_umask_once()
+    (``tempfile.mkstemp`` makes 0o600 files, which would then need the umask
+    read back and a chmod per output.)
+    """
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder / prefix))
 
 
 def atomic_write(path: os.PathLike | str, write: Callable[[Path], None]) -> Path:
@@ -268,12 +262,9 @@ def atomic_write(path: os.PathLike | str, write: Callable[[Path], None]) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
     prefix = f".{path.name[:80]}{TEMP_MARKER}{os.getpid()}-"
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_temp(path.parent, prefix, suffix)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
         commit(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 #: Largest file decoded or produced, in pixels of all its frames (an upscaled
 #: output counts too): e.g. 24000 x 22000. Restoring holds the input and
 #: output arrays and the mask and works in tiles: a 16-bit RGB file at this

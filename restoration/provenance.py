@@ -45,7 +45,7 @@ MEMO_LIMIT = 200_000
 
 
 def content_sha256(path: os.PathLike | str | None) -> str | None:
-    """sha256 of a file's bytes (None for no file), remembered per size, mtime and inode.
+    """sha256 of a file's bytes (None for no file), remembered per device, inode, size and mtime.
 
     A benchmark hashes the same damaged file once for every method; the
     memo makes the repeats free while any change to the file rehashes it.
@@ -53,7 +53,7 @@ def content_sha256(path: os.PathLike | str | None) -> str | None:
     if not path:
         return None
     st = os.stat(path)
-    stamp = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the file itself, by whatever path it is named
     with _hashes_lock:
         known = _hashes.get(stamp)
     if known is None:
@@ -108,7 +108,7 @@ def write_sidecar(
         "outputs": {p: {**_stamp(p), "sha256": file_sha256(p)} for p in outputs},
         "records": records,
     }
-    return write_bytes_atomic(path, json.dumps(body, indent=1, default=str).encode())
+    return write_bytes_atomic(path, json.dumps(body, separators=(",", ":"), default=str).encode())  # compact: json's C encoder
 
 
 def read_sidecar(path: os.PathLike | str) -> dict | None:

@@ -13,6 +13,7 @@ line and the UI all go through.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 from collections.abc import Callable, Mapping
@@ -112,7 +113,7 @@ class Entry:
     bounds: Mapping[str, Bound] = field(default_factory=dict)
     learned: Learned | None = None
 
-    @property
+    @functools.cached_property
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The function's keyword-only parameters by name (options, ``value_range``, ``rng``)."""
         params = inspect.signature(self.func).parameters.values()

@@ -29,8 +29,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from restoration.io import atomic_write
-from restoration.learned.data import load_training_images, manifest_sha256, split_validation
 from restoration.learned.catalog import ModelFileError, learned_tasks, restorer_of_task
+from restoration.learned.data import load_training_images, manifest_sha256, split_validation
 from restoration.learned.modelfiles import load_plain, save_torch, versions, write_model
 from restoration.learned.networks import build_network, count_parameters
 from restoration.learned.recipes import Recipe, recipe_for

@@ -16,9 +16,17 @@ import warnings
 import numpy as np
 from skimage.restoration import (
     denoise_bilateral as _bilateral,
+)
+from skimage.restoration import (
     denoise_nl_means as _nl_means,
+)
+from skimage.restoration import (
     denoise_tv_chambolle as _tv_chambolle,
+)
+from skimage.restoration import (
     denoise_wavelet as _wavelet,
+)
+from skimage.restoration import (
     estimate_sigma as _estimate_sigma,
 )
 

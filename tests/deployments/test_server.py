@@ -21,6 +21,8 @@ from deployments.local_server import clean_environment, start_server, stop_proce
 from tests.conftest import write_png
 from tests.flows.test_incremental import crops
 
+pytestmark = pytest.mark.slow  # a real server, a killed process or network training: see pyproject's markers
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

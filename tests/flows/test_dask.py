@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import write_png
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 def test_benchmark_on_a_local_dask_cluster_equals_threads(tmp_path, camera, astronaut):

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import write_png
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 def cli(*args: str):

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import crops, write_png
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import crops, write_png
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 def cli(*args):
@@ -134,7 +134,6 @@ def test_a_full_disk_or_read_only_folder_fails_at_once(archive, tmp_path, monkey
 def test_transient_io_errors_on_a_tenth_of_reads_and_writes_are_retried_until_done(archive, tmp_path, monkeypatch):
     import restoration.io as io_module
     import tasks.common
-
     from flows.restore import restore_flow
 
     for k, image in enumerate(crops(12, 64)):

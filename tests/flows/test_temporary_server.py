@@ -9,8 +9,11 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from tests.conftest import crops, write_png
+
+pytestmark = pytest.mark.slow  # a real server, a killed process or network training: see pyproject's markers
 
 
 def test_kill_9_of_the_command_takes_its_temporary_server_with_it(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import write_png
 from tests.flows.test_end_to_end import cli
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 @pytest.fixture()

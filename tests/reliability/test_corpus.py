@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.reliability.corpus import Case, build_archives, build_corpus, files_outside, said_of, tree_sha256
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 def run(*args) -> tuple[int, str]:

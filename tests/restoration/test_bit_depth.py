@@ -13,7 +13,6 @@ from pydicom.data import get_testdata_file
 from skimage import data
 
 from restoration.frames import restore_frame
-from restoration.io import read_image_file
 from restoration.methods.denoise import estimate_noise_sigma
 from restoration.metrics import psnr
 from restoration.pipeline import damage_file, evaluate_file, restore_file

@@ -8,6 +8,7 @@ import tifffile
 from pydicom.data import get_testdata_file
 
 from restoration.archive import describe_file
+from restoration.demo import nibabel_data_file
 from restoration.io import (
     UnreadableImageError,
     find_mask,
@@ -15,7 +16,6 @@ from restoration.io import (
     read_mask_file,
     write_mask_file,
 )
-from restoration.demo import nibabel_data_file
 from restoration.pipeline import FileStepError, damage_file, evaluate_file, restore_file
 from tests.conftest import write_png
 

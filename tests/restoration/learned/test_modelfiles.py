@@ -61,11 +61,10 @@ def test_the_hash_of_the_loaded_bytes_is_reported(model):
 
 
 def test_weights_swapped_during_a_run_fail_the_file(model, tmp_path, camera):
-    from tests.conftest import write_png
-
     import torch
 
     from restoration.pipeline import FileStepError, restore_file, restore_settings
+    from tests.conftest import write_png
 
     src = write_png(tmp_path / "c.png", camera)
     options = {"model": str(model), "sigma": 10.0}

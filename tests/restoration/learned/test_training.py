@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from restoration.learned.data import load_training_images
 from restoration.learned.catalog import ModelFileError
+from restoration.learned.data import load_training_images
 from restoration.learned.modelfiles import load_model
 from restoration.learned.recipes import _inpaint_batch, recipe_for
 from restoration.learned.training import TrainingSettings, train_model
 from tests.restoration.learned.conftest import ARCHS
+
+pytestmark = pytest.mark.slow  # a real server, a killed process or network training: see pyproject's markers
 
 
 def settings(task: str, **changes) -> TrainingSettings:
