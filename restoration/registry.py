@@ -113,11 +113,10 @@ class Entry:
     bounds: Mapping[str, Bound] = field(default_factory=dict)
     learned: Learned | None = None
 
-    @functools.cached_property
+    @property
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The function's keyword-only parameters by name (options, ``value_range``, ``rng``)."""
-        params = inspect.signature(self.func).parameters.values()
-        return {p.name: p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        return _keyword_parameters(self.func)
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -166,6 +165,13 @@ class Entry:
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
         return checked
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyword_parameters(func: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """Keyword-only parameters of ``func``, read once per function (every file's call asks)."""
+    params = inspect.signature(func).parameters.values()
+    return {p.name: p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 class Registry:
