@@ -22,24 +22,21 @@ from flows.runner import task_runner
 from flows.steps import (
     Progress,
     collect,
-    damage_jobs,
     default_workers,
     evaluate_step,
     evaluation_jobs,
     failures,
     restore_jobs,
     run_counts,
-    submit_batched,
+    submit_damage,
     submit_restore,
     table_records,
 )
 from restoration.archive import check_output_folder, claim_output_folder
-from restoration.io import MaskIndex
 from restoration.pipeline import restore_settings
 from restoration.provenance import SIDECAR_DIR
 from restoration.registry import REGISTRY, RESTORER_KINDS
 from restoration.reports import BASELINE, summary_markdown
-from tasks.damage import damage_batch
 from tasks.report import write_contact_sheet, write_report
 
 DEFAULT_DAMAGE = ("holes", "scratches", "gaussian")
@@ -68,11 +65,10 @@ def restore_options(damage: str, method: str) -> dict:
 
 @dataclass(frozen=True)
 class DamageGroup:
-    """One damage kind simulated over the whole archive: files in ``output``, masks in ``masks``."""
+    """One damage kind simulated over the whole archive into ``output`` (masks in ``output/masks``)."""
 
     damage: str
     output: Path
-    masks: Path
 
 
 @dataclass(frozen=True)
@@ -84,17 +80,20 @@ class RestoreGroup:
     options: dict
     input: Path
     output: Path
-    masks: Path
 
 
 @dataclass(frozen=True)
 class ScoreGroup:
-    """One set of files scored against the clean archive: a method's outputs, or the damaged baseline."""
+    """One set of files scored against the clean archive: a method's outputs, or the damaged baseline.
+
+    ``in_hole``: also scored inside the damage masks (not for upscaling,
+    whose masks are at the original size).
+    """
 
     damage: str
     method: str
     test: Path
-    masks: Path | None
+    in_hole: bool
     scores: Path
 
 
@@ -128,16 +127,16 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
         REGISTRY.get(name, kind=RESTORER_KINDS)
     damages, restores, scores = [], [], []
     for kind in kinds:
-        group = DamageGroup(kind, out / "damaged" / kind, out / "damaged" / kind / "masks")
+        group = DamageGroup(kind, out / "damaged" / kind)
         damages.append(group)
         score_root = out / SIDECAR_DIR / "scores" / kind
-        masks = group.masks if REGISTRY.get(kind).repaired_by != "upscale" else None  # a mask at the original size only
-        if REGISTRY.get(kind).repaired_by != "upscale":
-            scores.append(ScoreGroup(kind, BASELINE, group.output, masks, score_root / BASELINE))
+        in_hole = REGISTRY.get(kind).repaired_by != "upscale"
+        if in_hole:  # a downscaled file is not scored against its original: only the upscalers' outputs are
+            scores.append(ScoreGroup(kind, BASELINE, group.output, in_hole, score_root / BASELINE))
         for method in restorers_for(kind, names):
             restored = out / "restored" / kind / method
-            restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored, group.masks))
-            scores.append(ScoreGroup(kind, method, restored, masks, score_root / method))
+            restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored))
+            scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method))
     return BenchmarkPlan(damages, restores, scores)
 
 
@@ -176,13 +175,10 @@ def benchmark_flow(
     progress = Progress(len(rels) * (len(plan.damages) + len(plan.restores) + len(plan.scores)), key="benchmark-progress")
 
     # damage: every kind side by side
-    submitted = [
-        (g, submit_batched(damage_batch, damage_jobs(root, rels, g.output, kind=g.damage, seed=seed, options={}), workers=workers, kind=g.damage, seed=seed, options={}))
-        for g in plan.damages
-    ]
+    submitted = [(g, submit_damage(root, rels, g.output, kind=g.damage, seed=seed, options={}, workers=workers)) for g in plan.damages]
     damaged = {g.damage: collect(s, progress=progress) for g, s in submitted}
     records = [r for recs in damaged.values() for r in recs]
-    masks = {g.damage: MaskIndex(g.masks) for g in plan.damages}  # each mask folder listed once
+    masks = {kind: {r["path"]: r["mask"] for r in recs if r["status"] == "ok"} for kind, recs in damaged.items()}  # as written: no folder to list
 
     # restore: every method of every kind side by side
     submitted = []
@@ -197,7 +193,7 @@ def benchmark_flow(
     eval_jobs = []
     for g in plan.scores:
         done = _ok(damaged[g.damage] if g.method == BASELINE else restored[g.damage, g.method])
-        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.masks else None, {"damage": g.damage, "method": g.method}, sidecar_root=g.scores)
+        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, {"damage": g.damage, "method": g.method}, sidecar_root=g.scores)
     scores = evaluate_step(eval_jobs, workers=workers, progress=progress)
     records += failures(scores)
     rows = [r for r in scores if r["status"] == "ok"]

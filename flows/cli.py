@@ -199,9 +199,6 @@ def _check(name: str, kind) -> None:
         raise typer.BadParameter(str(exc)) from None
 
 
-_OPTION_TYPES = {"float": float, "int": int, "str": str, "path": Path, "range": str}
-
-
 class RegistryOptions:
     """A command whose flags are the options of the registry's entries of some kinds, read when the command line is built.
 
@@ -224,7 +221,7 @@ class RegistryOptions:
             flag = "--" + name.replace("_", "-")
             extra = {"exists": True, "file_okay": False} if bound.kind == "path" else {}
             info = typer.Option(flag, help=REGISTRY.option_help(name, kind=self.kinds), show_default=False, **extra)
-            annotation = Annotated[Optional[_OPTION_TYPES[bound.kind]], info]
+            annotation = Annotated[Optional[bound.value_type], info]
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
         return params
 
@@ -334,7 +331,7 @@ def restore(
     raise typer.Exit(_report_failures(records, f"restore {method}"))
 
 
-app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale")))
+app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale")))  # RESTORER_KINDS, without importing the registry at start-up
 
 
 @app.command()

@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from restoration.registry import REGISTRY, RESTORER_KINDS
 
-_TYPES = {"float": float, "int": int, "str": str, "path": str, "range": str}
-
 
 class OptionsForm(BaseModel):
     """Options of a restorer; leave a field empty for the method's default.
@@ -40,14 +38,14 @@ _BUILT: dict[tuple, type[OptionsForm]] = {}
 def restore_options_model() -> type[OptionsForm]:
     """The ``RestoreOptions`` model of the restorers registered now (the same class while they stay the same)."""
     table = REGISTRY.option_bounds(kind=RESTORER_KINDS)
-    fields = {name: (bound.kind, REGISTRY.option_help(name, kind=RESTORER_KINDS)) for name, (bound, _) in table.items()}
+    fields = {name: (bound.value_type, REGISTRY.option_help(name, kind=RESTORER_KINDS)) for name, (bound, _) in table.items()}
     key = tuple(fields.items())
     if key not in _BUILT:
         _BUILT[key] = create_model(
             "RestoreOptions",
             __base__=OptionsForm,
             __doc__=OptionsForm.__doc__,
-            **{name: (Optional[_TYPES[kind]], Field(None, description=text)) for name, (kind, text) in fields.items()},
+            **{name: (Optional[kind], Field(None, description=text)) for name, (kind, text) in fields.items()},
         )
     return _BUILT[key]
 

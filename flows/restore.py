@@ -60,7 +60,7 @@ def restore_flow(
     """
     workers = workers or default_workers()
     given = options.given() if isinstance(options, parameters.OptionsForm) else dict(options or {})  # a dict when validation is off
-    restore_settings(method, given)  # bad options fail the run before anything is read or written
+    settings = restore_settings(method, given)  # bad options fail the run before anything is read or written; the model is chosen once
     check_output_folder(input_path, output_dir, other_inputs=[masks_dir])
     claim_output_folder(output_dir)
     listing = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
@@ -69,9 +69,8 @@ def restore_flow(
         listing.root,
         listing.files,
         Path(output_dir),
-        method=method,
+        settings=settings,
         masks_dir=Path(masks_dir) if masks_dir else None,
-        options=given,
         workers=workers,
         progress=progress,
     )

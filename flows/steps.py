@@ -22,7 +22,7 @@ from prefect.futures import as_completed
 
 from restoration.archive import Listing
 from restoration.io import ARCHIVE_SUFFIXES, MaskIndex, stem_of
-from restoration.pipeline import METRICS_VERSION, restore_settings
+from restoration.pipeline import METRICS_VERSION
 from restoration.provenance import remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
 from tasks.common import error_text, failed_record
@@ -148,6 +148,14 @@ def listing_records(listing: Listing) -> list[dict]:
     return failed + left
 
 
+def mask_of(masks: MaskIndex | dict | None, rel: str) -> str | None:
+    """The mask of ``rel``: from a mask folder's index, or from the ``{rel: mask}`` a damage step returned."""
+    if masks is None:
+        return None
+    mask = masks.get(rel) if isinstance(masks, dict) else masks.find(rel)
+    return str(mask) if mask else None
+
+
 def mask_path_for(root: Path, rel: str) -> Path:
     """Where the mask of ``rel`` is written under a masks folder ``root`` (suffix set by the writer)."""
     return root / Path(rel).parent / (stem_of(rel) + ".png")
@@ -171,20 +179,26 @@ def damage_step(
 ) -> list[dict]:
     """Damage files into ``out/<rel>`` with masks in ``out/masks/``."""
     options = REGISTRY.get(kind, kind="damage").check_options(options)
+    return collect(submit_damage(root, rels, out, kind=kind, seed=seed, options=options, workers=workers), progress=progress)
+
+
+def submit_damage(root: Path, rels: list[str], out: Path, *, kind: str, seed: int, options: dict, workers: int) -> Submitted:
+    """Submit damage batches of ``rels`` (options already checked) without waiting."""
     jobs = damage_jobs(root, rels, out, kind=kind, seed=seed, options=options)
-    return run_batched(damage_batch, jobs, workers=workers, progress=progress, kind=kind, seed=seed, options=options)
+    return submit_batched(damage_batch, jobs, workers=workers, kind=kind, seed=seed, options=options)
 
 
-def restore_jobs(root: Path, rels: list[str], out: Path, *, settings: dict, masks: MaskIndex | None, labels: dict | None = None) -> list[dict]:
+def restore_jobs(root: Path, rels: list[str], out: Path, *, settings: dict, masks: MaskIndex | dict | None, labels: dict | None = None) -> list[dict]:
     """Jobs restoring ``root/<rel>`` into ``out/<rel>``, each with its supplied mask; ``out`` is readied for writing.
 
     ``settings`` is :func:`restoration.pipeline.restore_settings`'s (the
-    model chosen once for the run); ``masks`` is the mask folder, indexed once.
+    model chosen once for the run); ``masks`` is the mask folder, indexed
+    once, or the masks by path that a damage step just wrote.
     """
     prepare_output(out)
     return [
         {
-            "rel": r, "src": str(root / r), "dst": str(out / r), "mask": str(mask) if (mask := masks and masks.find(r)) else None,
+            "rel": r, "src": str(root / r), "dst": str(out / r), "mask": mask_of(masks, r),
             "labels": labels or {}, "step": "restore", "settings": settings, "sidecar": str(sidecar_path(out, r)),
         }
         for r in rels
@@ -201,15 +215,13 @@ def restore_step(
     rels: list[str],
     out: Path,
     *,
-    method: str,
+    settings: dict,
     masks_dir: Path | None,
-    options: dict,
     workers: int,
     labels: dict | None = None,
     progress: Progress | None = None,
 ) -> list[dict]:
-    """Restore files into ``out/<rel>``, each with its supplied mask when there is one."""
-    settings = restore_settings(method, options)
+    """Restore files into ``out/<rel>``, each with its supplied mask when there is one; ``settings`` from :func:`restoration.pipeline.restore_settings`."""
     jobs = restore_jobs(root, rels, out, settings=settings, masks=MaskIndex(masks_dir) if masks_dir else None, labels=labels)
     return collect(submit_restore(jobs, settings=settings, workers=workers), progress=progress)
 
@@ -225,13 +237,12 @@ def evaluate_step(jobs: list[dict], *, workers: int, progress: Progress | None =
 
 
 def evaluation_jobs(
-    test_root: Path, reference_root: Path, rels: list[str], masks: MaskIndex | None, labels: dict, *, sidecar_root: Path | None = None
+    test_root: Path, reference_root: Path, rels: list[str], masks: MaskIndex | dict | None, labels: dict, *, sidecar_root: Path | None = None
 ) -> list[dict]:
-    """Jobs pairing ``test_root/<rel>`` with ``reference_root/<rel>`` and the mask of ``rel`` (from ``masks``, indexed once)."""
+    """Jobs pairing ``test_root/<rel>`` with ``reference_root/<rel>`` and the mask of ``rel`` (see :func:`mask_of`)."""
     jobs = []
     for r in rels:
-        mask = masks.find(r) if masks else None
-        job = {"rel": r, "test": str(test_root / r), "reference": str(reference_root / r), "mask": str(mask) if mask else None, "labels": labels}
+        job = {"rel": r, "test": str(test_root / r), "reference": str(reference_root / r), "mask": mask_of(masks, r), "labels": labels}
         if sidecar_root is not None:
             job["sidecar"] = str(Path(sidecar_root) / f"{r}.json")  # a folder of score records of its own
         jobs.append(job)

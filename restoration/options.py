@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: Largest file decoded or produced, in pixels of all its frames (an upscaled
@@ -53,6 +54,11 @@ class Bound:
     odd: bool = False
     multiple: int = 1
     help: str = ""
+
+    @property
+    def value_type(self) -> type:
+        """The Python type a command-line flag or a form field of this option takes (a range is text such as ``0.2-0.3``)."""
+        return {"float": float, "int": int, "str": str, "path": Path, "range": str}[self.kind]
 
     def describe(self) -> str:
         """What the option must be, in words."""

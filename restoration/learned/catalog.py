@@ -60,13 +60,14 @@ def default_model_dir(name: str) -> Path:
     return DEFAULT_MODELS / name
 
 
-def shipped_scales() -> list[int]:
-    """Super-resolution factors with a shipped default model."""
+def shipped_scales(method="cnn-sr") -> list[int]:
+    """Scales with a shipped default model of the learned restorer ``method`` (its entry's ``{scale}`` pattern)."""
+    before, _, after = learned_entry(method).learned.default_model.partition("{scale}")
     scales = []
-    for folder in sorted(DEFAULT_MODELS.glob("cnn-sr-x*")):
-        suffix = folder.name.rsplit("x", 1)[-1]
-        if suffix.isdigit() and (folder / CARD).is_file():
-            scales.append(int(suffix))
+    for folder in DEFAULT_MODELS.glob(f"{before}*{after}"):
+        middle = folder.name[len(before) : len(folder.name) - len(after)]
+        if middle.isdigit() and (folder / CARD).is_file():
+            scales.append(int(middle))
     return sorted(scales)
 
 
@@ -155,7 +156,7 @@ def check_model_choice(method, options: dict) -> None:
         from restoration.methods.upscale import DEFAULT_SCALE
 
         scale = int(options.get("scale", DEFAULT_SCALE))
-        listed = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
+        listed = ", ".join(f"x{s}" for s in shipped_scales(entry)) or "none"
         raise ValueError(
             f"{method} has no shipped model for scale {scale} (shipped: {listed}); "
             f"train one with `archive-restore train --task {task} --scale {scale}` and pass --model"

@@ -12,7 +12,6 @@ bicubically (as the super-resolution literature scores on luma).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import cv2
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restoration.learned.catalog import ModelFileError, default_model_dir
+from restoration.learned.catalog import ModelFileError, learned_entry, model_directory
 from restoration.learned.modelfiles import cached_model
 from restoration.learned.networks import fill_from_known
 from restoration.methods.inpaint import hole_of
@@ -33,14 +32,21 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def network(model: os.PathLike | str | None, default: str, task: str):
-    """The network (on the run's device) and card of ``model``, or of the shipped ``default`` when None; loaded once per process."""
-    directory = default_model_dir(default) if model is None else model
+def network(method: str, options: dict):
+    """The network (on the run's device) and card the learned restorer ``method`` uses with ``options``; loaded once per process.
+
+    Its ``model`` option, or the shipped default; task and default come from
+    the method's registry entry (:func:`restoration.learned.catalog.model_directory`).
+    """
+    entry = learned_entry(method)
+    directory = model_directory(entry, options)
     try:
-        net, card = cached_model(directory, task=task)
+        net, card = cached_model(directory, task=entry.learned.task)
     except ModelFileError as exc:
-        if model is None:
-            raise ValueError(f"no default {default} model is installed ({exc}); train one with `archive-restore train --task {task}` and pass --model") from None
+        if not options.get("model"):
+            raise ValueError(
+                f"no default {directory.name} model is installed ({exc}); train one with `archive-restore train --task {entry.learned.task}` and pass --model"
+            ) from None
         raise ValueError(str(exc)) from None
     return net.to(_device()), card
 

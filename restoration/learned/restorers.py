@@ -15,7 +15,6 @@ import os
 
 import numpy as np
 
-from restoration.learned.catalog import default_model_name
 from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.pixels import from_unit, range_of, to_unit
 
@@ -45,7 +44,7 @@ def denoise_cnn(
     planes = [unit] if unit.ndim == 2 else [unit[..., c] for c in range(unit.shape[2])]
     # Each plane is already on the unit scale of the frame's range: estimated there, never rescaled again.
     sigmas = [estimate_noise_sigma(p, value_range=(0.0, 1.0)) if sigma is None else float(sigma) for p in planes]
-    net, _ = inference.network(model, default_model_name("cnn-denoise"), "denoise")
+    net, _ = inference.network("cnn-denoise", {"model": model})
     out = inference.denoise_planes(planes, sigmas, net=net, tile=tile)
     return from_unit(out[0] if unit.ndim == 2 else np.stack(out, axis=2), prange, image.dtype)
 
@@ -54,7 +53,7 @@ def denoise_cnn_unit(plane: np.ndarray, *, sigma: float, model: os.PathLike | st
     """:func:`denoise_cnn` on one float plane on the [0, 1] scale, unclipped (the benchmark protocol's form)."""
     from restoration.learned import inference
 
-    net, _ = inference.network(model, default_model_name("cnn-denoise"), "denoise")
+    net, _ = inference.network("cnn-denoise", {"model": model})
     return inference.denoise_planes([plane], [sigma], net=net, tile=tile)[0]
 
 
@@ -74,7 +73,7 @@ def upscale_cnn(
     """
     from restoration.learned import inference
 
-    net, _ = inference.network(model, default_model_name("cnn-sr", scale=scale), "sr")
+    net, _ = inference.network("cnn-sr", {"model": model, "scale": scale})
     if net.scale != scale:
         raise ValueError(f"model {model} upscales by {net.scale}, not {scale}")
     prange = range_of(image, value_range)
@@ -93,7 +92,7 @@ def inpaint_gan(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     """
     from restoration.learned import inference
 
-    net, _ = inference.network(model, default_model_name("gan-inpaint"), "inpaint")
+    net, _ = inference.network("gan-inpaint", {"model": model})
     return inference.inpaint(image, mask, inference.gan_run(net), net.multiple, tile)
 
 
@@ -106,5 +105,5 @@ def inpaint_vae(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     """
     from restoration.learned import inference
 
-    net, _ = inference.network(model, default_model_name("vae-inpaint"), "vae")
+    net, _ = inference.network("vae-inpaint", {"model": model})
     return inference.inpaint(image, mask, inference.vae_run(net), net.multiple, tile)

@@ -48,8 +48,12 @@ def estimate_noise_sigma(image: np.ndarray, *, value_range=None) -> float:
     Donoho and Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
     Biometrika 81(3), 1994 (via :func:`skimage.restoration.estimate_sigma`).
     """
-    unit = to_unit(image, range_of(image, value_range))
-    channel_axis = -1 if image.ndim == 3 else None
+    return _unit_sigma(to_unit(image, range_of(image, value_range)))
+
+
+def _unit_sigma(unit: np.ndarray) -> float:
+    """:func:`estimate_noise_sigma` of an image already on the [0, 1] scale of its range (no second copy)."""
+    channel_axis = -1 if unit.ndim == 3 else None
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         sigma = float(_estimate_sigma(unit, channel_axis=channel_axis, average_sigmas=True))
@@ -60,7 +64,7 @@ def estimate_noise_sigma(image: np.ndarray, *, value_range=None) -> float:
 def _run(image: np.ndarray, sigma: float | None, denoise, value_range) -> np.ndarray:
     prange = range_of(image, value_range)
     unit = to_unit(image, prange)
-    s = (estimate_noise_sigma(image, value_range=prange) if sigma is None else float(sigma)) / 255.0
+    s = (_unit_sigma(unit) if sigma is None else float(sigma)) / 255.0
     if s <= 0:
         return image.copy()
     channel_axis = -1 if image.ndim == 3 else None
