@@ -69,12 +69,12 @@ elif mode == "plan":
     listing = stage_input(archive, tempfile.mkdtemp(), staging=".staging", exclude=[masks])
     settings = restore_settings(method, {})
     jobs = restore_jobs(listing.root, listing.files, Path(out), settings=settings, masks=MaskIndex(masks))
-    assert all(j["mask"] for j in jobs), "a file without its mask"
+    assert all(j.mask for j in jobs), "a file without its mask"
     counts = {"planned": len(jobs)}
 else:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        state = flow(archive, out, method, masks_dir=masks, workers=int(workers), return_state=True)
+        state = flow(archive, out, method, masks=masks, workers=int(workers), return_state=True)
         counts = run_counts(state.result())
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -1,20 +1,23 @@
 """The deployments: a nightly ``restore`` of the archive folder, a weekly ``benchmark``, an on-demand ``train``.
 
-What they run on comes from a TOML file (``deployments/schedule.toml`` by
-default, or the file named by ``ARCHIVE_RESTORE_SCHEDULE``), validated by
-the pydantic models below. Relative paths in it are read from the file's
-own folder. Building the deployments needs no server; serving them does
-(:mod:`deployments.serve`).
+Everything about them comes from one TOML file (``deployments/schedule.toml``
+by default, or the file named by ``ARCHIVE_RESTORE_SCHEDULE``), validated by
+the pydantic models below; relative paths in it are read from the file's
+own folder. :func:`deployment_specs` turns it into the deployments, which
+are either served from this process (:mod:`deployments.serve`) or written
+as ``prefect.yaml`` for a work pool (:mod:`deployments.prefect_yaml`).
+Building them needs no server; serving them does.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_ENV = "ARCHIVE_RESTORE_SCHEDULE"
 DEFAULT_CONFIG = Path(__file__).with_name("schedule.toml")
@@ -29,7 +32,7 @@ class _Section(BaseModel):
 class RestoreSchedule(_Section):
     """The nightly restore over the archive folder (only new or changed files are processed)."""
 
-    archive: str = Field(description="Folder, .zip or .tar of the archive; it keeps growing.")
+    input: str = Field(validation_alias=AliasChoices("input", "archive"), description="Folder, .zip or .tar of the archive; it keeps growing.")
     output: str = Field(description="Output folder: restored files under their archive paths.")
     method: str = "nlm"
     masks: str | None = Field(None, description="Folder of supplied damage masks (needed for inpainting).")
@@ -47,7 +50,7 @@ class RestoreSchedule(_Section):
 class BenchmarkSchedule(_Section):
     """The weekly benchmark: every method on identical simulated damage."""
 
-    archive: str
+    input: str = Field(validation_alias=AliasChoices("input", "archive"), description="Folder, .zip or .tar of clean images.")
     output: str
     methods: list[str] | None = None
     damage: list[str] | None = None
@@ -70,7 +73,7 @@ class ScheduleConfig(_Section):
     """Everything the deployments need: schedules, paths, and where tasks run."""
 
     timezone: str = "UTC"
-    workers: int | None = Field(None, ge=1, description="Worker threads or local Dask processes per run.")
+    workers: int | None = Field(None, ge=1, description="Worker threads or local Dask processes per run (the task runner's, and the batch sizes).")
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = None
     restore: RestoreSchedule
@@ -100,7 +103,7 @@ def load_config(path: os.PathLike | str | None = None) -> ScheduleConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the schedule: {exc}") from None
     base = path.resolve().parent
-    for section, keys in {"restore": ("archive", "output", "masks"), "benchmark": ("archive", "output"), "train": ("data", "output")}.items():
+    for section, keys in {"restore": ("input", "archive", "output", "masks"), "benchmark": ("input", "archive", "output"), "train": ("data", "output")}.items():
         for key in keys:
             value = raw.get(section, {}).get(key)
             if value:
@@ -112,63 +115,88 @@ def load_config(path: os.PathLike | str | None = None) -> ScheduleConfig:
 
 
 def runner_environment(config: ScheduleConfig) -> dict[str, str]:
-    """Environment for the processes that run the flows: task runner and extra loggers."""
-    from flows.runner import ADDRESS_ENV, RUNNER_ENV
+    """Environment of the processes that run the flows: task runner, its workers, and the extra loggers.
+
+    A flow's task runner is chosen from it when each run starts
+    (:class:`flows.runner.RunnerFromEnvironment`), never when its module is
+    imported.
+    """
+    from flows.runner import ADDRESS_ENV, RUNNER_ENV, WORKERS_ENV
 
     env = {RUNNER_ENV: config.task_runner, "PREFECT_LOGGING_EXTRA_LOGGERS": EXTRA_LOGGERS}
+    if config.workers:
+        env[WORKERS_ENV] = str(config.workers)
     if config.dask_address:
         env[ADDRESS_ENV] = config.dask_address
     return env
 
 
-def build_deployments(config: ScheduleConfig) -> list:
-    """The three ``RunnerDeployment`` objects (built offline; :func:`prefect.serve` runs them)."""
-    from prefect.schedules import Cron
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment as the schedule file gives it: which flow, its parameters, its schedule."""
 
-    from flows.benchmark import benchmark_flow
-    from flows.restore import restore_flow
-    from flows.train import train_flow
+    name: str
+    entrypoint: str  # path/to/module.py:flow_function, relative to the project root
+    description: str
+    parameters: dict[str, Any]
+    cron: str | None = None
 
+
+def deployment_specs(config: ScheduleConfig) -> list[DeploymentSpec]:
+    """The three deployments of ``config``; the flows' parameter names, once."""
     restore, bench, train = config.restore, config.benchmark, config.train
-
-    def deployment(flow, name: str, description: str, parameters: dict, cron: str | None = None):
-        # One run at a time per deployment: two runs never write the same output folder.
-        schedules = [Cron(cron, timezone=config.timezone)] if cron else []
-        return flow.to_deployment(
-            name=name, description=description, schedules=schedules, parameters=parameters, concurrency_limit=1, tags=["archive-restoration", name]
-        )
-
     return [
-        deployment(
-            restore_flow,
+        DeploymentSpec(
             "nightly",
-            f"Restore new and changed files of {restore.archive} with {restore.method} every night.",
-            {
-                "input_path": restore.archive,
-                "output_dir": restore.output,
-                "method": restore.method,
-                "masks_dir": restore.masks,
-                "options": restore.options,
-                "workers": config.workers,
-            },
+            "flows/restore.py:restore_flow",
+            f"Restore new and changed files of {restore.input} with {restore.method} every night.",
+            {"input": restore.input, "output": restore.output, "method": restore.method, "masks": restore.masks, "options": restore.options, "workers": config.workers},
             restore.cron,
         ),
-        deployment(
-            benchmark_flow,
+        DeploymentSpec(
             "weekly",
-            f"Benchmark every method on simulated damage over {bench.archive}.",
-            {"archive": bench.archive, "out_dir": bench.output, "methods": bench.methods, "damage": bench.damage, "seed": bench.seed, "workers": config.workers},
+            "flows/benchmark.py:benchmark_flow",
+            f"Benchmark every method on simulated damage over {bench.input}.",
+            {"input": bench.input, "output": bench.output, "methods": bench.methods, "damage": bench.damage, "seed": bench.seed, "workers": config.workers},
             bench.cron,
         ),
-        deployment(
-            train_flow,
+        DeploymentSpec(
             "on-demand",
+            "flows/train.py:train_flow",
             "Train a learned restorer on a folder of clean images (run it by hand).",
             {
                 "settings": {"task": train.task, "steps": train.steps, "batch_size": train.batch_size, "patch": train.patch},
-                "data_dir": train.data,
-                "out_dir": train.output,
+                "data": train.data,
+                "output": train.output,
                 "resume": False,
             },
         ),
+    ]
+
+
+def load_flow(entrypoint: str):
+    """The flow object an entrypoint names (``flows/restore.py:restore_flow``)."""
+    import importlib
+
+    path, name = entrypoint.split(":")
+    return getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+
+
+def build_deployments(config: ScheduleConfig) -> list:
+    """The ``RunnerDeployment`` objects of :func:`deployment_specs` (built offline; :func:`prefect.serve` runs them).
+
+    One run at a time per deployment: two runs never write the same output folder.
+    """
+    from prefect.schedules import Cron
+
+    return [
+        load_flow(spec.entrypoint).to_deployment(
+            name=spec.name,
+            description=spec.description,
+            schedules=[Cron(spec.cron, timezone=config.timezone)] if spec.cron else [],
+            parameters=spec.parameters,
+            concurrency_limit=1,
+            tags=["archive-restoration", spec.name],
+        )
+        for spec in deployment_specs(config)
     ]

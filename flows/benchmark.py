@@ -18,26 +18,27 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.ingest import ingest_flow
-from flows.runner import task_runner
+from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import (
     Progress,
     collect,
-    default_workers,
     evaluate_step,
     evaluation_jobs,
     failures,
     restore_jobs,
     run_counts,
+    submit_batched,
     submit_damage,
-    submit_restore,
     table_records,
 )
 from restoration.archive import check_output_folder, claim_output_folder
+from restoration.jobs import Record
 from restoration.pipeline import restore_settings
 from restoration.provenance import SIDECAR_DIR
 from restoration.registry import REGISTRY, RESTORER_KINDS
 from restoration.reports import BASELINE, summary_markdown
 from tasks.report import write_contact_sheet, write_report
+from tasks.restore import restore_batch
 
 DEFAULT_DAMAGE = ("holes", "scratches", "gaussian")
 CONTACT_SHEET_ITEMS = 4
@@ -140,33 +141,33 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
     return BenchmarkPlan(damages, restores, scores)
 
 
-def _ok(records: list[dict]) -> list[str]:
-    return sorted(r["path"] for r in records if r["status"] == "ok")
+def _ok(records: list[Record]) -> list[str]:
+    return sorted(r.path for r in records if r.ok)
 
 
-@flow(name="benchmark", flow_run_name="benchmark-{archive}", task_runner=task_runner())
+@flow(name="benchmark", flow_run_name="benchmark-{input}", task_runner=RunnerFromEnvironment())
 def benchmark_flow(
-    archive: str,
-    out_dir: str,
+    input: str,
+    output: str,
     methods: list[str] | None = None,
     damage: list[str] | None = None,
     seed: int = 0,
     workers: int | None = None,
 ) -> dict:
-    """Benchmark ``methods`` on ``damage`` simulated over ``archive``; reports in ``out_dir/report``.
+    """Benchmark ``methods`` on ``damage`` simulated over the clean archive ``input``; reports in ``output/report``.
 
     Returns the report paths, the quarantined inputs and the failed records.
     """
     logger = get_run_logger()
     workers = workers or default_workers()
-    out = Path(out_dir)
+    out = Path(output)
     plan = plan_benchmark(out, damage=damage, methods=methods)
     settings = {(g.damage, g.method): restore_settings(g.method, g.options) for g in plan.restores}  # models chosen once
-    check_output_folder(archive, out_dir)
-    claim_output_folder(out_dir)
+    check_output_folder(input, output)
+    claim_output_folder(output)
 
     # ingest
-    ingested = ingest_flow(archive, out_dir, workers=workers)
+    ingested = ingest_flow(input, output, workers=workers)
     root = Path(ingested["root"])
     manifest = pd.DataFrame(ingested["rows"])
     quarantined = manifest[manifest["status"] == "quarantined"].to_dict(orient="records")
@@ -178,14 +179,14 @@ def benchmark_flow(
     submitted = [(g, submit_damage(root, rels, g.output, kind=g.damage, seed=seed, options={}, workers=workers)) for g in plan.damages]
     damaged = {g.damage: collect(s, progress=progress) for g, s in submitted}
     records = [r for recs in damaged.values() for r in recs]
-    masks = {kind: {r["path"]: r["mask"] for r in recs if r["status"] == "ok"} for kind, recs in damaged.items()}  # as written: no folder to list
+    masks = {kind: {r.path: r.mask for r in recs if r.ok} for kind, recs in damaged.items()}  # as written: no folder to list
 
     # restore: every method of every kind side by side
     submitted = []
     for g in plan.restores:
         jobs = restore_jobs(g.input, _ok(damaged[g.damage]), g.output, settings=settings[g.damage, g.method], masks=masks[g.damage],
                             labels={"damage": g.damage, "method": g.method})  # fmt: skip
-        submitted.append((g, submit_restore(jobs, settings=settings[g.damage, g.method], workers=workers)))
+        submitted.append((g, submit_batched(restore_batch, jobs, workers=workers)))
     restored = {(g.damage, g.method): collect(s, progress=progress) for g, s in submitted}
     records += [r for recs in restored.values() for r in recs]
 
@@ -193,12 +194,12 @@ def benchmark_flow(
     eval_jobs = []
     for g in plan.scores:
         done = _ok(damaged[g.damage] if g.method == BASELINE else restored[g.damage, g.method])
-        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, {"damage": g.damage, "method": g.method}, sidecar_root=g.scores)
+        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, {"damage": g.damage, "method": g.method}, sidecars=g.scores)
     scores = evaluate_step(eval_jobs, workers=workers, progress=progress)
     records += failures(scores)
-    rows = [r for r in scores if r["status"] == "ok"]
+    rows = [r.row() for r in scores if r.ok]
     if not rows:
-        raise RuntimeError(f"benchmark of {archive}: nothing could be scored; see the failed records")
+        raise RuntimeError(f"benchmark of {input}: nothing could be scored; see the failed records")
 
     # report
     report_dir = out / "report"
@@ -217,25 +218,25 @@ def benchmark_flow(
     counts = run_counts(records)
     steps = f"Damage and restore steps: {counts['new']} files new, {counts['changed']} redone, {counts['skipped']} unchanged and skipped, {counts['failed']} failed."
     create_markdown_artifact(
-        key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {archive}") + "\n\n" + steps, description="benchmark report"
+        key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {input}") + "\n\n" + steps, description="benchmark report"
     )
     logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
-    return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "out_dir": str(out)}
+    return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "output": str(out)}
 
 
-def contact_sheet_items(plan: BenchmarkPlan, damaged: dict[str, list[dict]], restored: dict[tuple[str, str], list[dict]]) -> list[dict]:
+def contact_sheet_items(plan: BenchmarkPlan, damaged: dict[str, list[Record]], restored: dict[tuple[str, str], list[Record]]) -> list[dict]:
     """The first few files of each inpainting damage: damaged, mask, and each method's restoration."""
     sheet = []
     for g in plan.damages:
         if REGISTRY.get(g.damage).repaired_by != "inpaint":
             continue
-        ok = [r for r in damaged[g.damage] if r["status"] == "ok"]
-        for record in sorted(ok, key=lambda r: r["path"])[:CONTACT_SHEET_ITEMS]:
-            rel = record["path"]
+        ok = [r for r in damaged[g.damage] if r.ok]
+        for record in sorted(ok, key=lambda r: r.path)[:CONTACT_SHEET_ITEMS]:
+            rel = record.path
             outputs = {
                 r.method: str(r.output / rel)
                 for r in plan.restores
-                if r.damage == g.damage and any(x["path"] == rel and x["status"] == "ok" for x in restored[g.damage, r.method])
+                if r.damage == g.damage and any(x.path == rel and x.ok for x in restored[g.damage, r.method])
             }
-            sheet.append({"title": f"{rel} / {g.damage}", "damaged": str(g.output / rel), "mask": record.get("mask"), "restored": outputs})
+            sheet.append({"title": f"{rel} / {g.damage}", "damaged": str(g.output / rel), "mask": record.mask, "restored": outputs})
     return sheet

@@ -137,12 +137,12 @@ def _settings(
         ctx.with_resource(temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
 
 
-def _check_output(input_path: Path, output: Path, *, masks: Path | None = None, hint: str = "OUTPUT") -> None:
+def _check_output(input: Path, output: Path, *, masks: Path | None = None, hint: str = "OUTPUT") -> None:
     """An output folder that could touch an input is a usage error, before anything is read or written."""
     from restoration.archive import UnsafeOutputError, check_output_folder
 
     try:
-        check_output_folder(input_path, output, other_inputs=[masks])
+        check_output_folder(input, output, other_inputs=[masks])
     except UnsafeOutputError as exc:
         raise typer.BadParameter(str(exc), param_hint=hint) from None
 
@@ -173,7 +173,7 @@ def _split(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
-def _report_failures(records: list[dict], what: str) -> int:
+def _report_failures(records: list, what: str) -> int:
     from flows.steps import run_counts
 
     counts = run_counts(records)
@@ -183,10 +183,10 @@ def _report_failures(records: list[dict], what: str) -> int:
         f"{counts['failed']} failed, {counts['left-out']} left out"
     )
     for record in records:
-        if record.get("status") == "failed":
-            typer.echo(f"FAILED {record['path']}: {record.get('error', '')}", err=True)
-        elif record.get("status") == "left-out":
-            typer.echo(f"LEFT OUT {record['path']}: {record.get('error', '')}", err=True)
+        if record.status == "failed":
+            typer.echo(f"FAILED {record.path}: {record.error}", err=True)
+        elif record.status == "left-out":
+            typer.echo(f"LEFT OUT {record.path}: {record.error}", err=True)
     return 1 if counts["failed"] else 0
 
 
@@ -256,8 +256,8 @@ def methods() -> None:
 
 @app.command()
 def ingest(
-    archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder for the manifest.")],
+    input: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz).")],
+    output: Annotated[Path, typer.Option("--output", "--out", help="Output folder for the manifest.")],
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
@@ -265,8 +265,8 @@ def ingest(
     """Read an archive and write manifest.parquet and manifest.csv."""
     from flows.ingest import ingest_flow
 
-    _check_output(archive, out, hint="--out")
-    result = _run_flow(_runner(ingest_flow, workers, task_runner, dask_address), str(archive), str(out), workers=workers)
+    _check_output(input, output, hint="--output")
+    result = _run_flow(_runner(ingest_flow, workers, task_runner, dask_address), str(input), str(output), workers=workers)
     rows = result["rows"]
     quarantined = [r for r in rows if r["status"] == "quarantined"]
     left_out = [r for r in rows if r["status"] == "left-out"]
@@ -327,7 +327,7 @@ def restore(
     from flows.restore import restore_flow
 
     flow = _runner(restore_flow, workers, task_runner, dask_address)
-    records = _run_flow(flow, str(input), str(output), method, masks_dir=str(masks) if masks else None, options=options, workers=workers)
+    records = _run_flow(flow, str(input), str(output), method, masks=str(masks) if masks else None, options=options, workers=workers)
     raise typer.Exit(_report_failures(records, f"restore {method}"))
 
 
@@ -338,7 +338,7 @@ app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale"
 def evaluate(
     restored: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of restored images.")],
     reference: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of clean references (same relative paths).")],
-    out: Annotated[Path, typer.Option("--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
+    table: Annotated[Path, typer.Option("--table", "--out", help="Table to write (CSV; a Parquet copy is written beside it).")],
     masks: Annotated[Optional[Path], typer.Option(help="Mask folder for in-hole scores.")] = None,
     workers: Workers = None,
     task_runner: TaskRunner = None,
@@ -347,12 +347,12 @@ def evaluate(
     """PSNR and SSIM, whole image and inside the mask, per image."""
     from flows.evaluate import evaluate_flow
 
-    if reference.resolve() in out.resolve().parents:
-        raise typer.BadParameter(f"table {out} lies inside the reference folder {reference}: write it elsewhere", param_hint="--out")
+    if reference.resolve() in table.resolve().parents:
+        raise typer.BadParameter(f"table {table} lies inside the reference folder {reference}: write it elsewhere", param_hint="--table")
     flow = _runner(evaluate_flow, workers, task_runner, dask_address)
-    records = _run_flow(flow, str(restored), str(reference), str(out), masks_dir=str(masks) if masks else None, workers=workers)
+    records = _run_flow(flow, str(restored), str(reference), str(table), masks=str(masks) if masks else None, workers=workers)
     code = _report_failures(records, "evaluate")
-    typer.echo(f"table: {out}")
+    typer.echo(f"table: {table}")
     raise typer.Exit(code)
 
 
@@ -375,9 +375,9 @@ def package_images(
 def train(
     task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr or vae.")],
     data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Folder of training images.")],
-    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    output: Annotated[Path, typer.Option("--output", "--out", help="Model directory to write.")],
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     self_supervised: Annotated[bool, typer.Option("--self-supervised", help="Learn from a damaged archive with no clean copies.")] = False,
     masks: Annotated[Optional[Path], typer.Option(help="Damage masks of the training images (self-supervised inpainting).")] = None,
@@ -391,7 +391,7 @@ def train(
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
-    """Train a learned restorer; OUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
+    """Train a learned restorer; OUTPUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
     from restoration.learned.catalog import ModelFileError
     from restoration.learned.training import TrainingSettings
 
@@ -405,23 +405,23 @@ def train(
     from restoration.archive import UnsafeOutputError, check_output_folder
 
     try:
-        check_output_folder(data, out)
+        check_output_folder(data, output)
     except UnsafeOutputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
+        raise typer.BadParameter(str(exc), param_hint="--output") from None
     from flows.train import train_flow
 
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
     try:
-        card = _runner(train_flow, 1, task_runner, dask_address)(settings, str(data), str(out), masks_dir=str(masks) if masks else None, resume=resume, command=command)
+        card = _runner(train_flow, 1, task_runner, dask_address)(settings, str(data), str(output), masks=str(masks) if masks else None, resume=resume, command=command)
     except (ModelFileError, ValueError) as exc:
         typer.echo(f"train: {exc}", err=True)
         raise typer.Exit(1) from None
     scores = ", ".join(f"{k} {v:.3f}" for k, v in (card["validation"] or {}).items() if k != "step")
-    typer.echo(f"{card['restorer']}: {card['training']['steps_done']} steps, validation {scores}; model in {out}")
+    typer.echo(f"{card['restorer']}: {card['training']['steps_done']} steps, validation {scores}; model in {output}")
 
 
-def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow) -> dict:
-    result = _run_flow(flow, str(archive), str(out), methods=methods, damage=damage, seed=seed, workers=workers)
+def _run_benchmark(input: Path, output: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow) -> dict:
+    result = _run_flow(flow, str(input), str(output), methods=methods, damage=damage, seed=seed, workers=workers)
     for key, path in result["report"].items():
         typer.echo(f"{key:18s} {path}")
     for r in result["quarantined"]:
@@ -429,14 +429,14 @@ def _run_benchmark(archive: Path, out: Path, methods: list[str] | None, damage: 
     for r in result.get("left_out", []):
         typer.echo(f"LEFT OUT {r['path']}: {r['reason']}", err=True)
     for r in result["failed"]:
-        typer.echo(f"FAILED {r['path']} ({r.get('damage', '')} {r.get('method', '')}): {r.get('error', '')}", err=True)
+        typer.echo(f"FAILED {r.path} ({' '.join(r.labels.values())}): {r.error}", err=True)
     return result
 
 
 @app.command()
 def benchmark(
-    archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of clean images.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    input: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of clean images.")],
+    output: Annotated[Path, typer.Option("--output", "--out", help="Output folder.")],
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
@@ -451,15 +451,15 @@ def benchmark(
         _check(name, ("inpaint", "denoise", "upscale"))
     for name in _split(damage) or []:
         _check(name, "damage")
-    _check_output(archive, out, hint="--out")
+    _check_output(input, output, hint="--output")
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
-    result = _run_benchmark(archive, out, _split(methods), _split(damage), seed, workers, flow)
+    result = _run_benchmark(input, output, _split(methods), _split(damage), seed, workers, flow)
     raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
+    output: Annotated[Path, typer.Option("--output", "--out", help="Output folder.")] = Path("demo-out"),
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
@@ -469,9 +469,9 @@ def demo(
     from restoration.demo import EXPECTED_QUARANTINE, build_demo_archive
 
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
-    archive = build_demo_archive(out)  # an archive file inside the output folder: read, never written
+    archive = build_demo_archive(output)  # an archive file inside the output folder: read, never written
     typer.echo(f"demo archive: {archive}")
-    result = _run_benchmark(archive, out, None, None, 0, workers, flow)
+    result = _run_benchmark(archive, output, None, None, 0, workers, flow)
     quarantined = {r["path"] for r in result["quarantined"]}
     unexpected = quarantined ^ set(EXPECTED_QUARANTINE)
     if unexpected or result["failed"]:

@@ -7,15 +7,16 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runner import task_runner
-from flows.steps import batch_label, default_workers, make_batches
-from restoration.archive import check_output_folder, claim_output_folder, describe_file
+from flows.runner import RunnerFromEnvironment, default_workers
+from flows.steps import make_batches
+from restoration.archive import check_output_folder, claim_output_folder
+from restoration.manifest import describe_file
 from tasks.ingest import describe_files, stage_archive, write_manifest_task
 
 
-@flow(name="ingest", flow_run_name="ingest-{archive}", task_runner=task_runner())
-def ingest_flow(archive: str, out_dir: str, workers: int | None = None) -> dict:
-    """Read an archive (folder, zip, tar, one image file) and write ``manifest.parquet``/``.csv`` in ``out_dir``.
+@flow(name="ingest", flow_run_name="ingest-{input}", task_runner=RunnerFromEnvironment())
+def ingest_flow(input: str, output: str, workers: int | None = None) -> dict:
+    """Read an archive ``input`` (folder, zip, tar, one image file) and write ``manifest.parquet``/``.csv`` in ``output``.
 
     Every entry gets a row: ``ok`` (one per frame), ``quarantined`` (with the
     reason) or ``left-out`` (hidden files, the output folder inside the
@@ -23,23 +24,19 @@ def ingest_flow(archive: str, out_dir: str, workers: int | None = None) -> dict:
     manifest paths.
     """
     workers = workers or default_workers()
-    check_output_folder(archive, out_dir)
-    claim_output_folder(out_dir)
-    listing = stage_archive(archive, out_dir)
+    check_output_folder(input, output)
+    claim_output_folder(output)
+    listing = stage_archive(input, output)
     root = str(listing.root)
-    entries = [{"rel": rel, "problem": None} for rel in listing.files] + [{"rel": rel, "problem": reason} for rel, reason in listing.refused]
-    batches = make_batches(sorted(entries, key=lambda e: e["rel"]), workers)
-    futures = [
-        describe_files.submit(root, [(j["rel"], j["problem"]) for j in batch], label=batch_label(batch))
-        for batch in batches
-    ]
+    entries = sorted([(rel, None) for rel in listing.files] + list(listing.refused))  # (rel, why it was refused)
+    futures = [describe_files.submit(root, batch) for batch in make_batches(entries, workers)]
     rows = [row for future in futures for row in future.result()]
     rows += [row for rel, reason in listing.left_out for row in describe_file(root, rel, problem=reason, status="left-out")]
-    paths = write_manifest_task(rows, out_dir)
+    paths = write_manifest_task(rows, output)
     quarantined = [r for r in rows if r["status"] == "quarantined"]
     left_out = [r for r in rows if r["status"] == "left-out"]
     lines = [
-        f"# Ingest of `{archive}`",
+        f"# Ingest of `{input}`",
         "",
         f"{len({r['path'] for r in rows if r['status'] != 'left-out'})} files, {sum(r['status'] == 'ok' for r in rows)} items ok, "
         f"{len(quarantined)} files quarantined, {len(left_out)} entries left out. Manifest: `{paths[0]}`.",
@@ -49,4 +46,4 @@ def ingest_flow(archive: str, out_dir: str, workers: int | None = None) -> dict:
             lines += ["", f"| {heading} | reason |", "|---|---|"]
             lines += [f"| {r['path']} | {r['reason']} |" for r in chosen]
     create_markdown_artifact(key="ingest-report", markdown="\n".join(lines), description="ingest summary")
-    return {"root": root, "rows": rows, "manifest": paths, "out_dir": str(Path(out_dir))}
+    return {"root": root, "rows": rows, "manifest": paths, "output": str(Path(output))}

@@ -13,9 +13,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import parameters
-from flows.runner import task_runner
-from flows.steps import Progress, default_workers, listing_records, restore_step, run_counts
+from flows.runner import RunnerFromEnvironment, default_workers
+from flows.steps import Progress, listing_records, restore_step, run_counts
 from restoration.archive import check_output_folder, claim_output_folder
+from restoration.jobs import Record
 from restoration.pipeline import restore_settings
 from tasks.ingest import stage_archive
 
@@ -23,7 +24,7 @@ REPORT_FAILURES = 200
 TABLE_ROWS = 1000
 
 
-def run_report(title: str, records: list[dict]) -> str:
+def run_report(title: str, records: list[Record]) -> str:
     """Markdown: counts of new, changed, skipped, failed and left-out entries, and each failure and omission with its reason."""
     counts = run_counts(records)
     lines = [
@@ -34,50 +35,52 @@ def run_report(title: str, records: list[dict]) -> str:
         f"| {counts['new']} | {counts['changed']} | {counts['skipped']} | {counts['failed']} | {counts['left-out']} |",
     ]
     for status, heading in (("failed", "failed entry"), ("left-out", "left-out entry")):
-        chosen = [r for r in records if r.get("status") == status]
+        chosen = [r for r in records if r.status == status]
         if chosen:
             lines += ["", f"| {heading} | reason |", "|---|---|"]
-            lines += [f"| {r['path']} | {str(r.get('error', '')).replace('|', '/')} |" for r in chosen[:REPORT_FAILURES]]
+            lines += [f"| {r.path} | {r.error.replace('|', '/')} |" for r in chosen[:REPORT_FAILURES]]
             if len(chosen) > REPORT_FAILURES:
                 lines.append(f"| ... | {len(chosen) - REPORT_FAILURES} more |")
     return "\n".join(lines)
 
 
-@flow(name="restore", flow_run_name="restore-{method}-{input_path}", task_runner=task_runner())
+@flow(name="restore", flow_run_name="restore-{method}-{input}", task_runner=RunnerFromEnvironment())
 def restore_flow(
-    input_path: str,
-    output_dir: str,
+    input: str,
+    output: str,
     method: str,
-    masks_dir: str | None = None,
+    masks: str | None = None,
     options: parameters.RestoreOptions | None = None,
     workers: int | None = None,
-) -> list[dict]:
-    """Write ``output_dir/<rel>`` restored with ``method``, one record per file.
+) -> list[Record]:
+    """Write ``output/<rel>`` for each file of ``input`` restored with ``method``; one record per file.
 
-    Each record has ``status`` (``ok``, ``failed`` or ``left-out``, with
-    ``error`` saying why) and ``run`` (``new``, ``changed``, ``skipped``).
-    The output folder is refused when it could touch an input.
+    ``masks`` is a folder of supplied damage masks. Each
+    :class:`~restoration.jobs.Record` has ``status`` (``ok``, ``failed`` or
+    ``left-out``, with ``error`` saying why) and ``run`` (``new``,
+    ``changed``, ``skipped``). The output folder is refused when it could
+    touch an input.
     """
     workers = workers or default_workers()
     given = options.given() if isinstance(options, parameters.OptionsForm) else dict(options or {})  # a dict when validation is off
     settings = restore_settings(method, given)  # bad options fail the run before anything is read or written; the model is chosen once
-    check_output_folder(input_path, output_dir, other_inputs=[masks_dir])
-    claim_output_folder(output_dir)
-    listing = stage_archive(input_path, output_dir, staging=".staging", exclude=[masks_dir] if masks_dir else [])
+    check_output_folder(input, output, other_inputs=[masks])
+    claim_output_folder(output)
+    listing = stage_archive(input, output, staging=".staging", exclude=[masks] if masks else [])
     progress = Progress(len(listing.files), key="restore-progress")
     records = listing_records(listing) + restore_step(
         listing.root,
         listing.files,
-        Path(output_dir),
+        Path(output),
         settings=settings,
-        masks_dir=Path(masks_dir) if masks_dir else None,
+        masks=Path(masks) if masks else None,
         workers=workers,
         progress=progress,
     )
     counts = run_counts(records)
-    get_run_logger().info("restore %s of %s: %s", method, input_path, ", ".join(f"{n} {k}" for k, n in counts.items()))
-    create_markdown_artifact(run_report(f"Restore of `{input_path}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out")
-    rows = [{"path": r["path"], "run": r.get("run", "new"), "status": r["status"], "output": r.get("output", ""), "error": r.get("error", "")} for r in records]
+    get_run_logger().info("restore %s of %s: %s", method, input, ", ".join(f"{n} {k}" for k, n in counts.items()))
+    create_markdown_artifact(run_report(f"Restore of `{input}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out")
+    rows = [{"path": r.path, "run": r.run, "status": r.status, "output": r.output or "", "error": r.error} for r in records]
     failed_first = sorted(rows, key=lambda r: (r["status"] == "ok", r["status"] == "left-out", r["run"] == "skipped", r["path"]))
     create_table_artifact(failed_first[:TABLE_ROWS], key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
     return records

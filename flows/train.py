@@ -12,10 +12,10 @@ from restoration.learned.training import TrainingSettings
 from tasks.train import train_model_task
 
 
-@flow(name="train", flow_run_name="train-{settings.task}-{data_dir}")
-def train_flow(settings: TrainingSettings, data_dir: str, out_dir: str, masks_dir: str | None = None, resume: bool = False, command: str = "") -> dict:
-    """Train ``settings.task`` on ``data_dir``; the model, its card and its loss curve land in ``out_dir``."""
-    card = train_model_task(settings, data_dir, out_dir, masks_dir, resume, command)
+@flow(name="train", flow_run_name="train-{settings.task}-{data}")
+def train_flow(settings: TrainingSettings, data: str, output: str, masks: str | None = None, resume: bool = False, command: str = "") -> dict:
+    """Train ``settings.task`` on ``data``; the model, its card and its loss curve land in ``output``."""
+    card = train_model_task(settings, data, output, masks, resume, command)
     rows = [{"step": v["step"], **{k: round(x, 4) for k, x in v.items() if k != "step"}} for v in card["validation_history"]]
     if rows:
         create_table_artifact(rows, key=f"train-{settings.task}-validation", description=f"validation scores of {card['restorer']}")
@@ -23,8 +23,8 @@ def train_flow(settings: TrainingSettings, data_dir: str, out_dir: str, masks_di
     lines = [
         f"# {card['restorer']} ({card['architecture']['name']}, {card['parameters']:,} parameters)",
         "",
-        f"- model directory: `{Path(out_dir).resolve()}`",
-        f"- loss curve: `{(Path(out_dir) / 'loss.png').resolve()}`",
+        f"- model directory: `{Path(output).resolve()}`",
+        f"- loss curve: `{(Path(output) / 'loss.png').resolve()}`",
         f"- steps: {training['steps_done']} on {training['device']}, {training['seconds']} s ({training['steps_per_second']} steps/s)",
         f"- data: {card['data']['files']} files, manifest sha256 `{card['data']['manifest_sha256'][:16]}`",
         f"- validation ({'held-out files' if card['data']['validation_held_out'] else 'training images'}): "
@@ -32,6 +32,6 @@ def train_flow(settings: TrainingSettings, data_dir: str, out_dir: str, masks_di
         f"- settings: `{dataclasses.asdict(settings)}`",
     ]
     if settings.task == "vae":
-        lines.append(f"- samples: `{(Path(out_dir) / 'samples.png').resolve()}`")
+        lines.append(f"- samples: `{(Path(output) / 'samples.png').resolve()}`")
     create_markdown_artifact("\n".join(lines), key=f"train-{settings.task}-report", description="training report")
     return card

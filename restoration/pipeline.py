@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ import numpy as np
 from restoration import __version__
 from restoration.frames import restore_frame
 from restoration.io import (
-    MAX_PIXELS_ENV,
     UnreadableImageError,
     max_pixels,
     read_image_file,
@@ -31,6 +31,7 @@ from restoration.io import (
 )
 from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
+from restoration.options import MAX_PIXELS_ENV
 from restoration.pixels import pixel_range
 from restoration.registry import REGISTRY, RESTORER_KINDS
 
@@ -99,28 +100,49 @@ def _method_failed(src: Path, what: str, index: int, exc: Exception) -> FileStep
     return FileStepError(f"{src}: {what} failed on frame {index}: {detail}")
 
 
-def restore_settings(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """What decides a restored output besides its inputs: method, options and model weights hash.
+@dataclass(frozen=True, kw_only=True)
+class RestoreSettings:
+    """What decides a restored output besides its inputs: method, checked options, and the model chosen for the run.
 
-    A learned method's model is chosen here, once per run: ``model_dir`` is
-    the ``model`` given or the shipped default, and every file's call gets
-    it; ``model_sha256`` (the weights' hash) enters the provenance key, so a
+    Made by :func:`restoration.pipeline.restore_settings`, once per run.
+    ``model_sha256`` (the weights' hash) enters the provenance key, so a
     retrained model redoes the files it restored.
+    """
+
+    method: str
+    options: dict[str, Any]
+    model_dir: str | None = None
+    model_sha256: str | None = None
+
+    def key(self) -> dict[str, Any]:
+        """The settings as they enter the job key (no model: no model fields)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def restore_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
+    """The :class:`RestoreSettings` of a run: options checked once, the learned method's model chosen once.
+
+    ``model_dir`` is the ``model`` given or the shipped default, and every
+    file's call gets it.
+
+    Raises
+    ------
+    restoration.registry.RegistryError
+        For an unknown method or a bad option.
     """
     entry = REGISTRY.get(method, kind=RESTORER_KINDS)
     opts = entry.check_options(options)
-    settings: dict[str, Any] = {"method": method, "options": opts}
-    if entry.learned is not None:
-        from restoration.learned.catalog import ModelFileError, model_directory, weights_path
-        from restoration.provenance import content_sha256
+    if entry.learned is None:
+        return RestoreSettings(method=method, options=opts)
+    from restoration.learned.catalog import ModelFileError, model_directory, weights_path
+    from restoration.provenance import content_sha256
 
-        directory = model_directory(entry, opts)
-        settings["model_dir"] = str(directory)
-        try:
-            settings["model_sha256"] = content_sha256(weights_path(directory))
-        except (OSError, ModelFileError):  # restore_file reports the missing model per file
-            settings["model_sha256"] = "missing"
-    return settings
+    directory = model_directory(entry, opts)
+    try:
+        sha = content_sha256(weights_path(directory))
+    except (OSError, ModelFileError):  # restore_file reports the missing model per file
+        sha = "missing"
+    return RestoreSettings(method=method, options=opts, model_dir=str(directory), model_sha256=sha)
 
 
 def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, seed: int, options: dict[str, Any]) -> dict:

@@ -89,23 +89,24 @@ def _stamp(path: str) -> dict[str, int]:
 
 
 def write_sidecar(
-    path: os.PathLike | str, *, key: str, job: dict, records: list[dict]
+    path: os.PathLike | str,
+    *,
+    key: str,
+    rel: str,
+    inputs: dict[str, dict[str, str | None]],
+    settings: dict[str, Any],
+    outputs: list[str],
+    records: list[dict],
 ) -> Path:
-    """Record that ``job`` finished with ``records``: its key, inputs and the stamps of its outputs."""
-    outputs = sorted(
-        {p for r in records for p in (r.get("output"), r.get("mask")) if p}
-    )
+    """Record that the job of ``rel`` finished with ``records``: its key, its inputs (path and sha256 by role), settings, and the stamps of its outputs."""
     body = {
         "key": key,
-        "path": job.get("rel"),
-        "inputs": {
-            name: {"path": job.get(name), "sha256": sha}
-            for name, sha in (job.get("sha256") or {}).items()
-        },
-        "settings": job.get("settings", {}),
+        "path": rel,
+        "inputs": inputs,
+        "settings": settings,
         "version": __version__,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "outputs": {p: {**_stamp(p), "sha256": file_sha256(p)} for p in outputs},
+        "outputs": {p: {**_stamp(p), "sha256": file_sha256(p)} for p in sorted(set(outputs))},
         "records": records,
     }
     return write_bytes_atomic(path, json.dumps(body, separators=(",", ":"), default=str).encode())  # compact: json's C encoder

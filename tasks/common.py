@@ -1,11 +1,11 @@
-"""What every per-file task shares: skip-or-run by provenance, per-file error capture, retries of transient I/O.
+"""What every per-file task shares: per-file error capture and retries of transient I/O around :func:`restoration.jobs.run_recorded`.
 
-A batch task gets jobs (paths and settings only). For each job it hashes
-the inputs, checks the job's sidecar (:mod:`restoration.provenance`) and
-either returns the recorded result (``run="skipped"``) or runs the step and
-writes the sidecar. Whatever goes wrong with one file fails that file only,
-with its reason; a transient OS error (:func:`restoration.io.is_transient`)
-is tried again for that file, with a growing pause, before it fails it.
+A batch task gets typed jobs (:mod:`restoration.jobs`: paths and settings
+only). Each job is hashed, checked against its sidecar and either skipped
+or done, on the worker that runs the batch. Whatever goes wrong with one
+file fails that file only, with its reason; a transient OS error
+(:func:`restoration.io.is_transient`) is tried again for that file, with a
+growing pause, before it fails it.
 """
 
 from __future__ import annotations
@@ -13,22 +13,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from prefect import get_run_logger
 from prefect.cache_policies import NO_CACHE
 
 from restoration.io import is_transient
-from restoration.provenance import content_sha256, finished_records, job_key, write_sidecar
+from restoration.jobs import Job, Record, failed, run_recorded
 
 # The library logs under "restoration". Prefect's root logger sits at
 # WARNING, so without a level of its own those records would never reach
 # the UI even with PREFECT_LOGGING_EXTRA_LOGGERS=restoration.
 logging.getLogger("restoration").setLevel(os.environ.get("ARCHIVE_RESTORE_LOG_LEVEL", "INFO"))
 
-#: Job keys that name files a task reads; their content hashes enter the job key.
-INPUT_KEYS = ("src", "mask", "reference", "test")
 #: Tries of one file when its I/O fails transiently, and the first pause (doubling, at most 2 s).
 FILE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.05
@@ -37,65 +34,59 @@ TASK_RETRIES = 2
 TASK_RETRY_DELAY_SECONDS = 1
 
 
-def failed_record(job: dict, error: str) -> dict:
-    """The record of a job that could not be done."""
-    return {"path": job["rel"], "status": "failed", "error": error, "run": job.get("run", "new"), **job.get("labels", {})}
-
-
 def error_text(exc: BaseException) -> str:
     """One line saying what went wrong: the message, with the error's type where the message alone is vague."""
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename or ""
         return f"{where}: {exc.strerror}" if where else exc.strerror
-    message = str(exc).strip().strip("'\"")
+    message = str(exc).strip()
+    if isinstance(exc, KeyError):  # str() of a KeyError is the key's repr
+        message = message.strip("'\"")
     if isinstance(exc, ValueError) and message:
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def _attempt(job: dict, step: Callable[[dict], dict | list[dict]]) -> list[dict]:
-    hashes = {name: content_sha256(job.get(name)) for name in INPUT_KEYS if name in job}
-    key = job_key(job["step"], hashes, job.get("settings", {}))
-    state = "new"
-    if job.get("sidecar"):
-        state, done = finished_records(job["sidecar"], key)
-        if done is not None:
-            return [{**record, "run": "skipped"} for record in done]
-    result = step(job)
-    labels = job.get("labels", {})
-    records = [{**record, **labels, "status": "ok", "error": "", "run": state} for record in (result if isinstance(result, list) else [result])]
-    if job.get("sidecar"):
-        write_sidecar(job["sidecar"], key=key, job={**job, "sha256": hashes}, records=records)
-    return records
-
-
-def run_job(job: dict, step: Callable[[dict], dict | list[dict]]) -> list[dict]:
+def run_job(job: Job) -> list[Record]:
     """Records of one job: skipped by its sidecar, done, or failed with the reason. Never raises for the file."""
     logger = get_run_logger()
     for attempt in range(1, FILE_ATTEMPTS + 1):
         try:
-            return _attempt(job, step)
+            return run_recorded(job)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one file's failure must not take its batch-mates with it
             if is_transient(exc) and attempt < FILE_ATTEMPTS:
                 pause = min(2.0, RETRY_PAUSE_SECONDS * 2 ** (attempt - 1))
-                logger.debug("transient error on %s (try %d): %s; again in %.2f s", job["rel"], attempt, exc, pause)
+                logger.debug("transient error on %s (try %d): %s; again in %.2f s", job.rel, attempt, exc, pause)
                 time.sleep(pause)
                 continue
             message = error_text(exc)
-            logger.warning("failed: %s: %s", job["rel"], message)
-            logger.debug("failure of %s", job["rel"], exc_info=True)
-            return [failed_record(job, message)]
+            logger.warning("failed: %s: %s", job.rel, message)
+            logger.debug("failure of %s", job.rel, exc_info=True)
+            return [failed(job.rel, message, labels=job.labels)]
     raise AssertionError("unreachable")
 
 
-def run_jobs(jobs: list[dict], step: Callable[[dict], dict | list[dict]]) -> list[dict]:
-    """Run ``step`` on each job (see :func:`run_job`); one record per file, or per frame for evaluation."""
-    records: list[dict] = []
+def run_jobs(jobs: list[Job]) -> list[Record]:
+    """Run each job (see :func:`run_job`); one record per file, or per frame for scores."""
+    records: list[Record] = []
     for job in jobs:
-        records.extend(run_job(job, step))
+        records.extend(run_job(job))
     return records
+
+
+def batch_run_name(step: str):
+    """A task-run namer: ``<step>-<first job's name>+<how many follow>``."""
+    from prefect.runtime import task_run
+
+    def name() -> str:
+        jobs = task_run.parameters.get("jobs") or []
+        if not jobs:
+            return step
+        return f"{step}-{jobs[0].name}" + (f"+{len(jobs) - 1}" if len(jobs) > 1 else "")
+
+    return name
 
 
 def _retry_if_transient(task, task_run, state) -> bool:

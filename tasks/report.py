@@ -12,11 +12,11 @@ from restoration.reports import contact_sheet, per_image_table, summarise, write
 
 
 @task(name="write-report", retries=2, retry_delay_seconds=1)
-def write_report(rows: list[dict], out_dir: str, seed: int = 0) -> dict[str, str]:
-    """Write per-image and summary tables under ``out_dir``; return their paths."""
+def write_report(rows: list[dict], output: str, seed: int = 0) -> dict[str, str]:
+    """Write per-image and summary tables under ``output``; return their paths."""
     per_image = per_image_table(rows)
     summary = summarise(per_image, seed=seed)
-    return {key: str(path) for key, path in write_tables(per_image, summary, out_dir).items()}
+    return {key: str(path) for key, path in write_tables(per_image, summary, output).items()}
 
 
 @task(name="contact-sheet", retries=2, retry_delay_seconds=1)

@@ -17,11 +17,11 @@ def _retry_unless_refused(task, task_run, state) -> bool:
 
 
 @task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_refused)
-def train_model_task(settings: TrainingSettings, data_dir: str, out_dir: str, masks_dir: str | None, resume: bool, command: str) -> dict:
+def train_model_task(settings: TrainingSettings, data: str, output: str, masks: str | None, resume: bool, command: str) -> dict:
     """Train and write the model directory; a retry resumes from the last checkpoint."""
     logger = get_run_logger()
-    if task_run.run_count > 1 and (Path(out_dir) / CHECKPOINT).exists():
-        logger.warning("retrying: resuming from %s", Path(out_dir) / CHECKPOINT)
+    if task_run.run_count > 1 and (Path(output) / CHECKPOINT).exists():
+        logger.warning("retrying: resuming from %s", Path(output) / CHECKPOINT)
         resume = True
     artifact = create_progress_artifact(progress=0.0, key=f"train-{settings.task}-progress", description=f"train {settings.task}: steps done")
 
@@ -38,4 +38,4 @@ def train_model_task(settings: TrainingSettings, data_dir: str, out_dir: str, ma
             " ".join(f"val_{k} {v:.3f}" for k, v in val.items() if k != "step"),
         )
 
-    return train_model(settings, data_dir, out_dir, masks_dir=masks_dir, resume=resume, command=command, progress=progress)
+    return train_model(settings, data, output, masks_dir=masks, resume=resume, command=command, progress=progress)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PATH_PARAMETERS = {"input_path", "output_dir", "masks_dir", "archive", "out_dir", "data_dir"}
+PATH_PARAMETERS = {"input", "output", "masks", "data"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_default_schedule_builds_three_deployments(built):
     assert (weekly.cron, weekly.timezone) == ("0 4 * * 0", "Europe/Berlin")
     assert built["on-demand"].schedules == []
     assert all(d.concurrency_limit == 1 for d in built.values())  # no two runs write one output folder
-    assert built["nightly"].parameters["input_path"] == str(ROOT / "demo-out" / "archive") == config.restore.archive
+    assert built["nightly"].parameters["input"] == str(ROOT / "demo-out" / "archive") == config.restore.input
     # The UI draws a form from the schema: restore options are a pydantic model with descriptions.
     schema = built["nightly"]._parameter_openapi_schema.model_dump()
     assert "Noise sigma" in schema["definitions"]["RestoreOptions"]["properties"]["sigma"]["description"]
@@ -77,8 +77,50 @@ def test_bad_schedule_files_are_refused_by_name(tmp_path):
         load_config(tmp_path / "nope.toml")
 
 
-def test_environment_sends_served_flows_to_dask():
-    code = "from flows.restore import restore_flow; r = restore_flow.task_runner; print(type(r).__name__, getattr(r, 'address', None))"
+def test_prefect_yaml_is_generated_from_the_schedule_file(tmp_path):
+    from deployments.prefect_yaml import main
+
+    assert main(["--check"]) == 0  # the committed file is what the schedule file gives
+    stale = tmp_path / "prefect.yaml"
+    stale.write_text((ROOT / "prefect.yaml").read_text().replace("cron: 0 2 * * *", "cron: 0 3 * * *"))
+    assert main(["--check", "--out", str(stale)]) == 1
+    changed = tmp_path / "schedule.toml"
+    changed.write_text((ROOT / "deployments" / "schedule.toml").read_text().replace("workers = 2", "workers = 5"))
+    assert main(["--schedule", str(changed), "--out", str(stale)]) == 0
+    spec = yaml.safe_load(stale.read_text())
+    assert {d["name"]: d["work_pool"]["job_variables"]["env"]["ARCHIVE_RESTORE_WORKERS"] for d in spec["deployments"]} == dict.fromkeys(["nightly", "weekly", "on-demand"], "5")
+    assert spec["deployments"][0]["parameters"]["workers"] == 5
+
+
+def test_flow_modules_read_no_environment_at_import_and_runs_follow_the_schedule(tmp_path):
+    # Importing a flow under a Dask environment still gives the deferred runner; the environment decides when a run starts.
+    code = "from flows.restore import restore_flow; r = restore_flow.task_runner; print(type(r).__name__)"
     env = {**os.environ, "ARCHIVE_RESTORE_TASK_RUNNER": "dask", "ARCHIVE_RESTORE_DASK_ADDRESS": "tcp://10.1.2.3:8786"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.split() == ["DaskTaskRunner", "tcp://10.1.2.3:8786"]
+    assert out.stdout.split() == ["RunnerFromEnvironment"]
+
+    from deployments.definitions import load_config, runner_environment
+    from flows.restore import restore_flow
+
+    schedule = tmp_path / "schedule.toml"
+    schedule.write_text((ROOT / "deployments" / "schedule.toml").read_text().replace("workers = 2", "workers = 3"))
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in runner_environment(load_config(schedule)).items():
+            mp.setenv(name, value)
+        runner = restore_flow.task_runner.duplicate()  # what Prefect enters when a run starts
+        assert type(runner).__name__ == "ThreadPoolTaskRunner" and runner._max_workers == 3
+        mp.setenv("ARCHIVE_RESTORE_TASK_RUNNER", "dask")
+        mp.setenv("ARCHIVE_RESTORE_DASK_ADDRESS", "tcp://10.1.2.3:8786")
+        runner = restore_flow.task_runner.duplicate()
+        assert type(runner).__name__ == "DaskTaskRunner" and runner.address == "tcp://10.1.2.3:8786"
+        mp.setenv("ARCHIVE_RESTORE_WORKERS", "zero")
+        with pytest.raises(ValueError, match="ARCHIVE_RESTORE_WORKERS"):
+            restore_flow.task_runner.duplicate()
+
+
+def test_old_schedule_key_archive_still_reads(tmp_path):
+    from deployments.definitions import load_config
+
+    old = tmp_path / "schedule.toml"
+    old.write_text((ROOT / "deployments" / "schedule.toml").read_text().replace('input = "../demo-out/archive"', 'archive = "../demo-out/archive"'))
+    assert load_config(old).restore.input == str((tmp_path / "../demo-out/archive").resolve())

@@ -111,7 +111,7 @@ def test_served_deployment_runs_with_task_runs_artifacts_and_library_logs(served
     with temporary_settings({PREFECT_API_URL: f"{served['url']}/api"}), get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("restore/nightly")
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [("0 2 * * *", "UTC")]
-        assert deployment.parameters["method"] == "cnn-denoise" and deployment.parameters["input_path"] == str(archive)
+        assert deployment.parameters["method"] == "cnn-denoise" and deployment.parameters["input"] == str(archive)
 
         for run, report in ((first, "| 3 | 0 | 0 | 0 |"), (second, "| 1 | 0 | 3 | 0 |")):
             assert run.state.is_completed(), run.state

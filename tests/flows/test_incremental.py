@@ -47,7 +47,7 @@ def test_rerun_skips_unchanged_and_redoes_what_changed(archive, tmp_path):
     write_png(archive / "scan9.png", crops(6, 64)[5])  # a file added to the archive
     (out / "scan2.png").unlink()  # an output lost
     third = restore_flow(str(archive), str(out), "tv")
-    by_path = {r["path"]: r["run"] for r in third}
+    by_path = {r.path: r.run for r in third}
     assert by_path == {"scan0.png": "skipped", "scan1.png": "changed", "scan2.png": "changed", "scan3.png": "skipped", "scan4.png": "skipped", "scan9.png": "new"}
     assert (out / "scan2.png").exists() and (out / "scan1.png").stat().st_mtime_ns != stamps["scan1.png"]
 

@@ -105,16 +105,16 @@ def test_one_failing_file_fails_alone_without_retries(archive, tmp_path, monkeyp
     monkeypatch.setitem(registry.REGISTRY._entries, "tv", type(entry)(**{**entry.__dict__, "func": fragile}))
     from flows.restore import restore_flow
 
-    records = {r["path"]: r for r in restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1)}
-    assert records["sub/astronaut.png"]["status"] == "failed"
-    assert "IndexError: tuple index out of range" in records["sub/astronaut.png"]["error"]
-    assert records["camera.png"]["status"] == records["sub/coins.png"]["status"] == "ok"  # batch-mates were marked failed before
+    records = {r.path: r for r in restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1)}
+    assert records["sub/astronaut.png"].status == "failed"
+    assert "IndexError: tuple index out of range" in records["sub/astronaut.png"].error
+    assert records["camera.png"].status == records["sub/coins.png"].status == "ok"  # batch-mates were marked failed before
     assert calls[(96, 96, 3)] == 1  # not retried: the batch was recomputed three times before
 
 
 @pytest.mark.parametrize("code,text", [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")])
 def test_a_full_disk_or_read_only_folder_fails_at_once(archive, tmp_path, monkeypatch, code, text):
-    import restoration.io as io_module
+    import restoration.io.files as io_module
 
     attempts = []
 
@@ -126,20 +126,20 @@ def test_a_full_disk_or_read_only_folder_fails_at_once(archive, tmp_path, monkey
     from flows.restore import restore_flow
 
     records = restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1)
-    failed = [r for r in records if r["status"] == "failed"]
-    assert len(failed) == 3 and all(text in r["error"] for r in failed)
+    failed = [r for r in records if r.status == "failed"]
+    assert len(failed) == 3 and all(text in r.error for r in failed)
     assert sorted(a for a in attempts if a.endswith(".png")) == ["astronaut.png", "camera.png", "coins.png"]  # once each
 
 
 def test_transient_io_errors_on_a_tenth_of_reads_and_writes_are_retried_until_done(archive, tmp_path, monkeypatch):
-    import restoration.io as io_module
+    import restoration.io.files as io_module
     import tasks.common
     from flows.restore import restore_flow
 
     for k, image in enumerate(crops(12, 64)):
         write_png(archive / "many" / f"s{k:02d}.png", image)
     clean = tmp_path / "clean"
-    assert all(r["status"] != "failed" for r in restore_flow(str(archive), str(clean), "tv", workers=2))
+    assert all(r.status != "failed" for r in restore_flow(str(archive), str(clean), "tv", workers=2))
 
     counts: dict[tuple[str, str], int] = {}
     injected = []
@@ -172,8 +172,8 @@ def test_transient_io_errors_on_a_tenth_of_reads_and_writes_are_retried_until_do
     monkeypatch.setattr(io_module, "commit", flaky_commit)
     monkeypatch.setattr(tasks.common, "RETRY_PAUSE_SECONDS", 0.001)
     records = restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=2)
-    assert [r for r in records if r["status"] == "failed"] == []
-    assert sum(r["status"] == "ok" for r in records) == 15
+    assert [r for r in records if r.status == "failed"] == []
+    assert sum(r.status == "ok" for r in records) == 15
     assert len(injected) >= 5 and {k for k, _ in injected} == {"read", "write"}  # the faults really happened
     monkeypatch.undo()
     for rel in tree_digest(clean):

@@ -14,7 +14,7 @@ import tifffile
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from restoration.archive import describe_file
+from restoration.manifest import describe_file
 
 ICC = Path(pydicom.__file__).parent / "data" / "test_files" / "crayons.icc"  # a real ICC profile that ships with pydicom
 from restoration.io import UnreadableImageError, read_image_file

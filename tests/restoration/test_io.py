@@ -7,7 +7,6 @@ import pytest
 import tifffile
 from pydicom.data import get_testdata_file
 
-from restoration.archive import describe_file
 from restoration.demo import nibabel_data_file
 from restoration.io import (
     UnreadableImageError,
@@ -16,6 +15,7 @@ from restoration.io import (
     read_mask_file,
     write_mask_file,
 )
+from restoration.manifest import describe_file
 from restoration.pipeline import FileStepError, damage_file, evaluate_file, restore_file
 from tests.conftest import write_png
 
@@ -174,3 +174,11 @@ def test_mask_index_pairs_like_find_mask_and_lists_each_folder_once(tmp_path, mo
         assert index.find(rel) == find_mask(tmp_path, rel), rel
     assert index.find("a/b/x.tif").name == "x.png" and index.find("v.nii.gz").name == "v.tif"
     assert len(MaskIndex(tmp_path / "missing")) == 0 and MaskIndex(None).find("x.png") is None
+
+
+def test_every_format_has_its_reader_and_writer_in_one_module():
+    from restoration.io import FORMAT_MODULES, FORMATS
+
+    assert set(FORMATS.values()) == set(FORMAT_MODULES)
+    for name, module in FORMAT_MODULES.items():
+        assert module.__name__ == f"restoration.io.{name}" and callable(module.read) and callable(module.write)

@@ -24,7 +24,7 @@ def test_sidecar_states_done_changed_new(tmp_path):
     sidecar = sidecar_path(tmp_path, "sub/out.png")
     assert finished_records(sidecar, "k1") == ("new", None)
     records = [{"path": "sub/out.png", "output": str(out), "status": "ok"}]
-    write_sidecar(sidecar, key="k1", job={"rel": "sub/out.png", "sha256": {"src": "x"}}, records=records)
+    write_sidecar(sidecar, key="k1", rel="sub/out.png", inputs={"input": {"path": "in.png", "sha256": "x"}}, settings={}, outputs=[str(out)], records=records)
     assert sidecar == tmp_path / ".provenance" / "sub" / "out.png.json"
     body = json.loads(sidecar.read_text())
     assert body["outputs"][str(out)]["sha256"] == content_sha256(out) and body["version"]
@@ -100,7 +100,7 @@ def test_a_changed_output_is_found_even_with_the_same_size_and_time(tmp_path):
     out.write_bytes(b"restored pixels")
     record = {"path": "x.png", "output": str(out), "status": "ok"}
     sidecar = tmp_path / ".provenance" / "x.png.json"
-    write_sidecar(sidecar, key="k", job={"rel": "x.png"}, records=[record])
+    write_sidecar(sidecar, key="k", rel="x.png", inputs={}, settings={}, outputs=[str(out)], records=[record])
     assert finished_records(sidecar, "k")[0] == "done"
     stat = out.stat()
     out.write_bytes(b"edited!pixels!!")  # same length
@@ -115,8 +115,8 @@ def test_restore_settings_name_the_default_models_weights():
     from restoration.pipeline import restore_settings
 
     settings = restore_settings("cnn-sr", {"scale": 4})
-    assert settings["model_sha256"] == read_card(default_model_dir("cnn-sr-x4"))["weights_sha256"]
-    assert restore_settings("cnn-sr", {})["model_sha256"] == read_card(default_model_dir("cnn-sr-x2"))["weights_sha256"]
-    assert "model_sha256" not in restore_settings("tv", {"sigma": 5})
+    assert settings.model_sha256 == read_card(default_model_dir("cnn-sr-x4"))["weights_sha256"]
+    assert restore_settings("cnn-sr", {}).model_sha256 == read_card(default_model_dir("cnn-sr-x2"))["weights_sha256"]
+    assert "model_sha256" not in restore_settings("tv", {"sigma": 5}).key()  # a classical method's key names no model
     with pytest.raises(ValueError, match="does not take"):
         restore_settings("tv", {"radius": 3})

@@ -74,5 +74,5 @@ def test_weights_swapped_during_a_run_fail_the_file(model, tmp_path, camera):
     state[first] = state[first] * 1.01
     torch.save(state, model / "weights.pt")  # replaced after the run planned its keys
     with pytest.raises(FileStepError, match="weights changed during the run"):
-        restore_file(src, tmp_path / "o.png", rel="c.png", method="cnn-denoise", mask_path=None, options=options, model_sha256=settings["model_sha256"])
+        restore_file(src, tmp_path / "o.png", rel="c.png", method="cnn-denoise", mask_path=None, options=options, model_sha256=settings.model_sha256)
     assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,223 @@
+"""Typed units of per-file work, and the records they leave.
+
+A :class:`Job` names one file's work by paths and settings only (so it can
+travel to a worker thread or a Dask process); :func:`run_recorded` does it
+or, when its provenance sidecar says it is done already, returns what was
+recorded (:mod:`restoration.provenance`). Every step of the pipeline gives
+:class:`Record` objects: what the flows count, report and return.
+
+Plain library code: the Prefect tasks (:mod:`tasks`) only add retries of
+transient I/O and per-file error capture around :func:`run_recorded`, and a
+plain loop over the same jobs does the same work without Prefect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from restoration.pipeline import METRICS_VERSION, RestoreSettings, damage_file, evaluate_file, restore_file
+from restoration.provenance import content_sha256, finished_records, job_key, write_sidecar
+
+Status = Literal["ok", "failed", "left-out"]
+Run = Literal["new", "changed", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """What became of one file (or one frame of it, for scores).
+
+    ``status`` is ``ok``, ``failed`` or ``left-out`` (``error`` says why);
+    ``run`` says whether the work was ``new``, redone because something
+    ``changed``, or ``skipped`` as already done. ``labels`` say which group
+    the file belongs to (damage kind, method); ``values`` are what the step
+    measured or wrote (``output``, ``mask``, ``hole_ratio``, ``psnr`` ...).
+    """
+
+    path: str
+    status: Status = "ok"
+    run: Run = "new"
+    error: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def output(self) -> str | None:
+        """The file the step wrote, if any."""
+        return self.values.get("output")
+
+    @property
+    def mask(self) -> str | None:
+        """The mask the step wrote, if any."""
+        return self.values.get("mask")
+
+    def row(self) -> dict[str, Any]:
+        """One flat table row: path, labels, values, status, run, error."""
+        return {"path": self.path, **self.labels, **self.values, "status": self.status, "run": self.run, "error": self.error}
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as a JSON-able dict (:meth:`from_json` reads it back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Record:
+        """A record written by :meth:`as_json`; ``TypeError``/``ValueError`` for anything else."""
+        record = cls(**body)
+        if record.status not in ("ok", "failed", "left-out") or not isinstance(record.values, dict) or not isinstance(record.labels, dict):
+            raise ValueError(f"not a record: {body!r}")
+        return record
+
+
+def failed(path: str, error: str, *, labels: dict[str, str] | None = None, run: Run = "new") -> Record:
+    """The record of a file that could not be done, and why."""
+    return Record(path=path, status="failed", error=error, labels=dict(labels or {}), run=run)
+
+
+def left_out(path: str, reason: str) -> Record:
+    """The record of an entry left out on purpose, and why."""
+    return Record(path=path, status="left-out", error=reason)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One file's work: ``rel`` (its path in the archive), the labels its records get, and its sidecar.
+
+    Subclasses name the files they read (:meth:`inputs`, whose content
+    hashes enter the provenance key), what else decides their outputs
+    (:meth:`key_settings`), and do the work (:meth:`run`). A job without a
+    ``sidecar`` is always done and leaves no provenance.
+    """
+
+    step: ClassVar[str]
+    rel: str
+    labels: dict[str, str] = field(default_factory=dict)
+    sidecar: str | None = None
+
+    def inputs(self) -> dict[str, str | None]:
+        """The files read, by role; their sha256 enters the job key."""
+        raise NotImplementedError
+
+    def key_settings(self) -> dict[str, Any]:
+        """What besides the inputs decides the outputs; it enters the job key."""
+        raise NotImplementedError
+
+    def run(self) -> list[dict[str, Any]]:
+        """Do the work; one dict of values per record (per file, or per frame for scores)."""
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """A short name for logs and task runs."""
+        return self.rel
+
+
+@dataclass(frozen=True, kw_only=True)
+class DamageJob(Job):
+    """Simulate damage ``kind`` on ``input`` into ``output``, its mask into ``mask_output``."""
+
+    step: ClassVar[str] = "damage"
+    input: str
+    output: str
+    mask_output: str
+    kind: str
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"input": self.input}
+
+    def key_settings(self) -> dict[str, Any]:
+        return {"kind": self.kind, "seed": self.seed, "options": self.options}
+
+    def run(self) -> list[dict[str, Any]]:
+        return [damage_file(Path(self.input), Path(self.output), Path(self.mask_output), rel=self.rel, kind=self.kind, seed=self.seed, options=self.options)]
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.rel}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreJob(Job):
+    """Restore ``input`` (with its ``mask``, if any) into ``output``."""
+
+    step: ClassVar[str] = "restore"
+    input: str
+    output: str
+    mask: str | None = None
+    settings: RestoreSettings
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"input": self.input, "mask": self.mask}
+
+    def key_settings(self) -> dict[str, Any]:
+        return self.settings.key()
+
+    def run(self) -> list[dict[str, Any]]:
+        s = self.settings
+        return [
+            restore_file(
+                Path(self.input), Path(self.output), rel=self.rel, method=s.method, mask_path=Path(self.mask) if self.mask else None,
+                options=s.options, model_dir=s.model_dir, model_sha256=s.model_sha256,
+            )
+        ]  # fmt: skip
+
+    @property
+    def name(self) -> str:
+        return f"{self.settings.method}-{self.rel}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationJob(Job):
+    """Score ``test`` against ``reference``, whole and inside ``mask``: one record per frame."""
+
+    step: ClassVar[str] = "evaluate"
+    test: str
+    reference: str
+    mask: str | None = None
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"test": self.test, "reference": self.reference, "mask": self.mask}
+
+    def key_settings(self) -> dict[str, Any]:
+        return {"metrics": METRICS_VERSION}
+
+    def run(self) -> list[dict[str, Any]]:
+        return evaluate_file(Path(self.test), Path(self.reference), rel=self.rel, mask_path=Path(self.mask) if self.mask else None)
+
+
+def run_recorded(job: Job) -> list[Record]:
+    """The records of ``job``: read back from its sidecar when it is done already, else done now and recorded.
+
+    The inputs are hashed here (on whichever worker runs the job), the key
+    compared with the sidecar's (:func:`restoration.provenance.finished_records`),
+    and after the work the sidecar is written beside the outputs. Errors
+    propagate: the caller decides about retries and failed records.
+    """
+    hashes = {role: content_sha256(path) for role, path in job.inputs().items()}
+    settings = job.key_settings()
+    key = job_key(job.step, hashes, settings)
+    state: Run = "new"
+    if job.sidecar:
+        state, done = finished_records(job.sidecar, key)
+        if done is not None:
+            try:
+                return [replace(Record.from_json(body), run="skipped") for body in done]
+            except (TypeError, ValueError):  # a sidecar of another version of this program: redo the file
+                state = "changed"
+    records = []
+    for values in job.run():
+        values = {k: v for k, v in values.items() if k != "path"}
+        records.append(Record(path=job.rel, run=state, labels=dict(job.labels), values=values))
+    if job.sidecar:
+        write_sidecar(
+            job.sidecar, key=key, rel=job.rel, settings=settings, records=[r.as_json() for r in records],
+            inputs={role: {"path": job.inputs()[role], "sha256": sha} for role, sha in hashes.items()},
+            outputs=[p for r in records for p in (r.output, r.mask) if p],
+        )  # fmt: skip
+    return records
