@@ -10,6 +10,7 @@ over the workers.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ from tasks.evaluate import evaluate_batch
 from tasks.restore import restore_batch
 
 MAX_BATCH = 64
+#: Least seconds between two updates of a progress artifact.
+PROGRESS_SECONDS = 1.0
 J = TypeVar("J")
 
 
@@ -47,20 +50,29 @@ def make_batches(jobs: list[J], workers: int) -> list[list[J]]:
 
 @dataclass
 class Progress:
-    """A Prefect progress artifact that moves as units of work finish."""
+    """A Prefect progress artifact that moves as units of work finish.
+
+    The artifact is updated at most every :data:`PROGRESS_SECONDS` (and when
+    the last unit finishes): each update is a call to the API, and an
+    archive of thousands of files finishes a batch every few milliseconds.
+    """
 
     total: int
     key: str
     done: int = 0
     artifact_id: UUID | None = field(default=None, repr=False)
+    shown_at: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self.artifact_id = create_progress_artifact(progress=0.0, key=self.key, description=f"{self.key}: files finished")
+        self.shown_at = time.monotonic()
 
     def advance(self, units: int) -> None:
         self.done += units
-        if self.artifact_id is not None:
+        now = time.monotonic()
+        if self.artifact_id is not None and (self.done >= self.total or now - self.shown_at >= PROGRESS_SECONDS):
             update_progress_artifact(self.artifact_id, progress=100.0 * min(self.done, self.total) / max(self.total, 1))
+            self.shown_at = now
 
 
 Submitted = list[tuple[Any, list[Job]]]

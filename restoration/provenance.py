@@ -25,45 +25,20 @@ import hashlib
 import json
 import os
 import re
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from restoration import __version__
 from restoration.io import TEMP_MARKER, file_sha256, open_input, write_bytes_atomic
+from restoration.io.files import content_sha256
+
+__all__ = ["content_sha256", "finished_records", "job_key", "read_sidecar", "remove_partial_files", "sidecar_path", "write_sidecar"]
 
 SIDECAR_DIR = ".provenance"
 #: Temp files of :func:`restoration.io.atomic_write`, and only those:
 #: ``.<name>.arestore-tmp-<pid>-<random><suffix>``.
 PARTIAL_FILE = re.compile(r"^\..*" + re.escape(TEMP_MARKER) + r"\d+-[A-Za-z0-9_]+")
-
-_hashes: dict[tuple, str] = {}
-_hashes_lock = threading.Lock()
-#: Entries kept before the memo starts afresh (a long-lived Dask worker sees many archives).
-MEMO_LIMIT = 200_000
-
-
-def content_sha256(path: os.PathLike | str | None) -> str | None:
-    """sha256 of a file's bytes (None for no file), remembered per device, inode, size and mtime.
-
-    A benchmark hashes the same damaged file once for every method; the
-    memo makes the repeats free while any change to the file rehashes it.
-    """
-    if not path:
-        return None
-    st = os.stat(path)
-    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the file itself, by whatever path it is named
-    with _hashes_lock:
-        known = _hashes.get(stamp)
-    if known is None:
-        known = file_sha256(path)
-        with _hashes_lock:
-            if len(_hashes) >= MEMO_LIMIT:
-                _hashes.clear()
-            _hashes[stamp] = known
-    return known
-
 
 def job_key(step: str, inputs: dict[str, str | None], settings: dict[str, Any]) -> str:
     """Key of one file's job: step, library version, settings and input content hashes."""
@@ -106,7 +81,7 @@ def write_sidecar(
         "settings": settings,
         "version": __version__,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "outputs": {p: {**_stamp(p), "sha256": file_sha256(p)} for p in sorted(set(outputs))},
+        "outputs": {p: {**_stamp(p), "sha256": content_sha256(p)} for p in sorted(set(outputs))},  # just written: hashed as they were
         "records": records,
     }
     return write_bytes_atomic(path, json.dumps(body, separators=(",", ":"), default=str).encode())  # compact: json's C encoder

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -42,12 +43,48 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def file_sha256(path: os.PathLike | str) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes, read in full."""
     digest = hashlib.sha256()
     with open_input(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_hashes: dict[tuple, str] = {}
+_hashes_lock = threading.Lock()
+#: Entries kept before the memo starts afresh (a long-lived Dask worker sees many archives).
+MEMO_LIMIT = 200_000
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the file itself, by whatever path it is named
+
+
+def _remember(stamp: tuple, digest: str) -> None:
+    with _hashes_lock:
+        if len(_hashes) >= MEMO_LIMIT:
+            _hashes.clear()
+        _hashes[stamp] = digest
+
+
+def content_sha256(path: os.PathLike | str | None) -> str | None:
+    """sha256 of a file's bytes (None for no file), remembered per device, inode, size and mtime.
+
+    A benchmark hashes the same damaged file once for every method, and a
+    file this process has just written (:func:`write_bytes_atomic`) is known
+    without reading it back; any change to the file rehashes it. Where an
+    edit that keeps size and time must be found, use :func:`file_sha256`.
+    """
+    if not path:
+        return None
+    stamp = _stamp(os.stat(path))
+    with _hashes_lock:
+        known = _hashes.get(stamp)
+    if known is None:
+        known = file_sha256(path)
+        _remember(stamp, known)
+    return known
 
 
 def inside(root: Path, rel: str) -> Path:
@@ -59,20 +96,27 @@ def inside(root: Path, rel: str) -> Path:
     return target
 
 
-def _create_temp(folder: Path, prefix: str, suffix: str) -> Path:
-    """A new empty file ``folder/<prefix><random><suffix>``, created with mode 0o666 so that the kernel applies the umask.
+def _open_temp(path: Path) -> tuple[Path, int]:
+    """A new file beside ``path``, open for writing: ``.<name><TEMP_MARKER><pid>-<random><suffix>``.
 
+    Created with mode 0o666 so that the kernel applies the umask
     (``tempfile.mkstemp`` makes 0o600 files, which would then need the umask
-    read back and a chmod per output.)
+    read back and a chmod per output). The folder is made only when it is
+    missing, so the common case is one ``open`` call.
     """
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
+    prefix = f".{path.name[:80]}{TEMP_MARKER}{os.getpid()}-"
     for _ in range(100):
-        candidate = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        candidate = path.parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
         try:
-            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return candidate, os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
             continue
-        return candidate
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder / prefix))
+        except FileNotFoundError:
+            if path.parent.is_dir():
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent / prefix))
 
 
 def atomic_write(path: os.PathLike | str, write: Callable[[Path], None]) -> Path:
@@ -84,10 +128,8 @@ def atomic_write(path: os.PathLike | str, write: Callable[[Path], None]) -> Path
     The finished file gets the mode a new file gets under the umask.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
-    prefix = f".{path.name[:80]}{TEMP_MARKER}{os.getpid()}-"
-    tmp = _create_temp(path.parent, prefix, suffix)
+    tmp, fd = _open_temp(path)
+    os.close(fd)
     try:
         write(tmp)
         commit(tmp, path)
@@ -98,5 +140,17 @@ def atomic_write(path: os.PathLike | str, write: Callable[[Path], None]) -> Path
 
 
 def write_bytes_atomic(path: os.PathLike | str, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    """Write ``data`` to ``path`` atomically; its sha256 is remembered for :func:`content_sha256`."""
+    path = Path(path)
+    tmp, fd = _open_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            stamp = _stamp(os.fstat(fh.fileno()))  # the rename keeps inode, size and mtime
+        commit(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _remember(stamp, hashlib.sha256(data).hexdigest())
+    return path

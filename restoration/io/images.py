@@ -15,7 +15,7 @@ import numpy as np
 
 from restoration.io import dicom, jpeg, nifti, png, tiff
 from restoration.io.base import ImageFile, UnreadableImageError, format_of, max_pixels, native_frame
-from restoration.io.files import atomic_write, open_input
+from restoration.io.files import atomic_write, open_input, write_bytes_atomic
 
 #: Format name -> the module that reads and writes it.
 FORMAT_MODULES: dict[str, ModuleType] = {"png": png, "jpeg": jpeg, "tiff": tiff, "dicom": dicom, "nifti": nifti}
@@ -107,5 +107,7 @@ def write_image_file(
             raise ValueError(f"{original.path}: frame {index} came back {new.shape} for {old.shape}")
         scale = factor
     frames = [f.astype(o.dtype, copy=False) for f, o in zip(frames, original.frames)]
-    writer = FORMAT_MODULES[original.format].write
-    return atomic_write(path, lambda tmp: writer(original, frames, tmp, derivation, scale))
+    module = FORMAT_MODULES[original.format]
+    if hasattr(module, "encode"):  # encoded in memory: one write, and the output's hash is known without reading it back
+        return write_bytes_atomic(path, module.encode(original, frames, derivation, scale))
+    return atomic_write(path, lambda tmp: module.write(original, frames, tmp, derivation, scale))

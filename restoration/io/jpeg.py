@@ -89,5 +89,10 @@ def _encode_jpeg(frame: np.ndarray, header: dict) -> bytes:
     return encoded[:at] + segments + encoded[at:]
 
 
+def encode(original: ImageFile, frames, derivation: str, scale) -> bytes:
+    """The bytes of the re-encoded JPEG: the original's tables and metadata segments."""
+    return _encode_jpeg(frames[0], original.header or {})
+
+
 def write(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
-    tmp.write_bytes(_encode_jpeg(frames[0], original.header or {}))
+    tmp.write_bytes(encode(original, frames, derivation, scale))

@@ -68,6 +68,10 @@ def _encode_png(frame: np.ndarray, kept: list[tuple[bytes, bytes]]) -> bytes:
     return encoded[:at] + b"".join(_png_chunk(k, p) for k, p in kept) + encoded[at:]
 
 
+def encode(original: ImageFile, frames, derivation: str, scale) -> bytes:
+    """The bytes of the restored PNG: the frame with the original's kept chunks."""
+    return _encode_png(frames[0], (original.header or {}).get("chunks", []))
+
+
 def write(original: ImageFile, frames, tmp: Path, derivation: str, scale) -> None:
-    header = original.header or {}
-    tmp.write_bytes(_encode_png(frames[0], header.get("chunks", [])))
+    tmp.write_bytes(encode(original, frames, derivation, scale))

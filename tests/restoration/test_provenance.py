@@ -120,3 +120,16 @@ def test_restore_settings_name_the_default_models_weights():
     assert "model_sha256" not in restore_settings("tv", {"sigma": 5}).key()  # a classical method's key names no model
     with pytest.raises(ValueError, match="does not take"):
         restore_settings("tv", {"radius": 3})
+
+
+def test_a_file_just_written_is_hashed_without_reading_it_back(tmp_path, monkeypatch):
+    import hashlib
+
+    import restoration.io.files as files
+
+    path = files.write_bytes_atomic(tmp_path / "new" / "folder" / "a.png", b"pixels")  # the folder is made when missing
+    monkeypatch.setattr(files, "file_sha256", lambda p: pytest.fail(f"{p} read back"))
+    assert content_sha256(path) == hashlib.sha256(b"pixels").hexdigest()
+    monkeypatch.undo()
+    path.write_bytes(b"edited")  # another size: hashed afresh
+    assert content_sha256(path) == hashlib.sha256(b"edited").hexdigest()
