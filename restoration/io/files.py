@@ -106,6 +106,7 @@ def _open_temp(path: Path) -> tuple[Path, int]:
     """
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
     prefix = f".{path.name[:80]}{TEMP_MARKER}{os.getpid()}-"
+    made_folder = False
     for _ in range(100):
         candidate = path.parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
         try:
@@ -113,9 +114,12 @@ def _open_temp(path: Path) -> tuple[Path, int]:
         except FileExistsError:
             continue
         except FileNotFoundError:
-            if path.parent.is_dir():
+            # Another thread may make the folder between our open and a check
+            # of it, so the only test is: did our own mkdir already run?
+            if made_folder:
                 raise
             path.parent.mkdir(parents=True, exist_ok=True)
+            made_folder = True
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent / prefix))
 
 

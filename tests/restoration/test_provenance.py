@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,20 @@ def test_a_file_just_written_is_hashed_without_reading_it_back(tmp_path, monkeyp
     monkeypatch.undo()
     path.write_bytes(b"edited")  # another size: hashed afresh
     assert content_sha256(path) == hashlib.sha256(b"edited").hexdigest()
+
+
+def test_a_folder_made_by_another_thread_meanwhile_is_no_error(tmp_path, monkeypatch):
+    import restoration.io.files as files
+
+    real_open, calls = files.os.open, []
+
+    def open_while_another_thread_makes_the_folder(path, *args):
+        calls.append(path)
+        if len(calls) == 1:  # our open fails, then the other thread's mkdir lands before we look
+            Path(path).parent.mkdir(parents=True)
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_open(path, *args)
+
+    monkeypatch.setattr(files.os, "open", open_while_another_thread_makes_the_folder)
+    path = files.write_bytes_atomic(tmp_path / ".provenance" / "a.json", b"{}")  # CI: "No such file or directory"
+    assert path.read_bytes() == b"{}" and len(calls) == 2
