@@ -12,11 +12,11 @@ from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, evaluate_step, evaluation_jobs, failures, table_records
 from restoration.archive import UnsafeOutputError, list_archive
 from restoration.io import MaskIndex, atomic_write, format_of
-from restoration.jobs import Record, failed
+from restoration.jobs import Records, failed
 
 
 @flow(name="evaluate", flow_run_name="evaluate-{restored}", task_runner=RunnerFromEnvironment())
-def evaluate_flow(restored: str, reference: str, table: str, masks: str | None = None, workers: int | None = None) -> list[Record]:
+def evaluate_flow(restored: str, reference: str, table: str, masks: str | None = None, workers: int | None = None) -> Records:
     """Score every file of the folder ``restored`` that has a namesake in the folder ``reference``.
 
     Writes ``table`` (CSV) and a Parquet copy beside it; returns all
@@ -42,4 +42,4 @@ def evaluate_flow(restored: str, reference: str, table: str, masks: str | None =
     atomic_write(out_path, lambda tmp: frame.to_csv(tmp, index=False))
     atomic_write(out_path.with_suffix(".parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
     create_table_artifact(key="evaluate-table", table=table_records(frame, limit=1000), description=f"metrics of {restored}")
-    return missing + failures(records) + rows
+    return Records(missing + failures(records) + rows)

@@ -7,6 +7,8 @@ report counts new, changed, skipped and failed files.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Sequence
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -16,7 +18,7 @@ from flows import parameters
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, listing_records, restore_step, run_counts
 from restoration.archive import check_output_folder, claim_output_folder
-from restoration.jobs import Record
+from restoration.jobs import Record, Records
 from restoration.pipeline import restore_settings
 from tasks.ingest import stage_archive
 
@@ -24,7 +26,7 @@ REPORT_FAILURES = 200
 TABLE_ROWS = 1000
 
 
-def run_report(title: str, records: list[Record]) -> str:
+def run_report(title: str, records: Sequence[Record]) -> str:
     """Markdown: counts of new, changed, skipped, failed and left-out entries, and each failure and omission with its reason."""
     counts = run_counts(records)
     lines = [
@@ -52,7 +54,7 @@ def restore_flow(
     masks: str | None = None,
     options: parameters.RestoreOptions | None = None,
     workers: int | None = None,
-) -> list[Record]:
+) -> Records:
     """Write ``output/<rel>`` for each file of ``input`` restored with ``method``; one record per file.
 
     ``masks`` is a folder of supplied damage masks. Each
@@ -80,7 +82,7 @@ def restore_flow(
     counts = run_counts(records)
     get_run_logger().info("restore %s of %s: %s", method, input, ", ".join(f"{n} {k}" for k, n in counts.items()))
     create_markdown_artifact(run_report(f"Restore of `{input}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out")
-    rows = [{"path": r.path, "run": r.run, "status": r.status, "output": r.output or "", "error": r.error} for r in records]
-    failed_first = sorted(rows, key=lambda r: (r["status"] == "ok", r["status"] == "left-out", r["run"] == "skipped", r["path"]))
-    create_table_artifact(failed_first[:TABLE_ROWS], key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
-    return records
+    shown = heapq.nsmallest(TABLE_ROWS, records, key=lambda r: (r.ok, r.status == "left-out", r.run == "skipped", r.path))
+    rows = [{"path": r.path, "run": r.run, "status": r.status, "output": r.output or "", "error": r.error} for r in shown]
+    create_table_artifact(rows, key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
+    return Records(records)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from prefect.futures import as_completed
 
 from restoration.archive import Listing
 from restoration.io import ARCHIVE_SUFFIXES, MaskIndex, stem_of
-from restoration.jobs import DamageJob, EvaluationJob, Job, Record, RestoreJob, failed, left_out
+from restoration.jobs import DamageJob, EvaluationJob, Job, Jobs, Record, RestoreJob, failed, left_out
 from restoration.pipeline import RestoreSettings
 from restoration.provenance import remove_partial_files, sidecar_path
 from restoration.registry import REGISTRY
@@ -79,8 +80,13 @@ Submitted = list[tuple[Any, list[Job]]]
 
 
 def submit_batched(task, jobs: list[Job], *, workers: int) -> Submitted:
-    """Submit ``task`` over batches of ``jobs`` without waiting: several steps' batches can run side by side."""
-    return [(task.submit(batch), batch) for batch in make_batches(jobs, workers)]
+    """Submit ``task`` over batches of ``jobs`` without waiting: several steps' batches can run side by side.
+
+    Each batch goes as one :class:`~restoration.jobs.Jobs` object, which
+    Prefect does not walk field by field (``prefect.utilities.annotations.quote``
+    would do the same on threads, but Dask unpacks it as a plain tuple).
+    """
+    return [(task.submit(Jobs(batch)), batch) for batch in make_batches(jobs, workers)]
 
 
 def collect(submitted: Submitted, *, progress: Progress | None = None) -> list[Record]:
@@ -113,7 +119,7 @@ def run_batched(task, jobs: list[Job], *, workers: int, progress: Progress | Non
     return collect(submit_batched(task, jobs, workers=workers), progress=progress)
 
 
-def run_counts(records: list[Record]) -> dict[str, int]:
+def run_counts(records: Iterable[Record]) -> dict[str, int]:
     """Files by outcome: ``new``, ``changed`` (redone), ``skipped`` (unchanged), ``failed``, ``left-out``."""
     counts = {"new": 0, "changed": 0, "skipped": 0, "failed": 0, "left-out": 0}
     for record in records:
@@ -193,10 +199,11 @@ def restore_jobs(
     once, or the masks by path that a damage step just wrote.
     """
     prepare_output(output)
+    labels = labels or {}  # one dict for all the jobs (and their records)
     return [
         RestoreJob(
             rel=r, input=str(input / r), output=str(output / r), mask=mask_of(masks, r), settings=settings,
-            labels=labels or {}, sidecar=str(sidecar_path(output, r)),
+            labels=labels, sidecar=str(sidecar_path(output, r)),
         )
         for r in rels
     ]  # fmt: skip
@@ -243,7 +250,7 @@ def evaluation_jobs(
     ]  # fmt: skip
 
 
-def failures(records: list[Record]) -> list[Record]:
+def failures(records: Iterable[Record]) -> list[Record]:
     """The failed records (left-out entries are not failures)."""
     return [r for r in records if r.status == "failed"]
 

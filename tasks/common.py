@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from prefect import get_run_logger
 from prefect.cache_policies import NO_CACHE
 
 from restoration.io import is_transient
-from restoration.jobs import Job, Record, failed, run_recorded
+from restoration.jobs import Job, Record, Records, failed, run_recorded
 
 # The library logs under "restoration". Prefect's root logger sits at
 # WARNING, so without a level of its own those records would never reach
@@ -68,20 +69,16 @@ def run_job(job: Job) -> list[Record]:
     raise AssertionError("unreachable")
 
 
-def run_jobs(jobs: list[Job]) -> list[Record]:
+def run_jobs(jobs: Iterable[Job]) -> Records:
     """Run each job (see :func:`run_job`); one record per file, or per frame for scores."""
-    records: list[Record] = []
-    for job in jobs:
-        records.extend(run_job(job))
-    return records
+    return Records(record for job in jobs for record in run_job(job))
 
 
 def batch_run_name(step: str):
     """A task-run namer: ``<step>-<first job's name>+<how many follow>``."""
-    from prefect.runtime import task_run
 
-    def name() -> str:
-        jobs = task_run.parameters.get("jobs") or []
+    def name(parameters: dict[str, Any]) -> str:  # Prefect passes the resolved parameters to a namer that asks for them
+        jobs = parameters.get("jobs") or []
         if not jobs:
             return step
         return f"{step}-{jobs[0].name}" + (f"+{len(jobs) - 1}" if len(jobs) > 1 else "")
