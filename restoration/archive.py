@@ -210,13 +210,17 @@ def list_archive(root: os.PathLike | str, *, exclude: Iterable[os.PathLike | str
     cannot be read are refused with the reason. Never raises for an entry.
     """
     root = Path(os.path.realpath(root))
-    excluded: dict[Path, str] = {}
+    # Excluded folders are known by device and inode: one stat of each
+    # folder met, where realpath would lstat every component of its path
+    # (a tree 1,200 folders deep took 30 s to list).
+    excluded: dict[tuple[int, int], str] = {}
     for entry in exclude:
         if entry:
             try:
-                excluded[Path(os.path.realpath(entry))] = str(entry)
-            except (OSError, RuntimeError):
+                st = os.stat(entry)
+            except (OSError, ValueError):
                 continue
+            excluded[(st.st_dev, st.st_ino)] = str(entry)
     listing = Listing(root)
     stack: list[tuple[Path, str]] = [(root, "")]  # explicit stack: no recursion limit on deep trees
     while stack:
@@ -242,9 +246,9 @@ def list_archive(root: os.PathLike | str, *, exclude: Iterable[os.PathLike | str
                     else:
                         listing.refused.append((rel, problem))
                 elif is_dir:
-                    real = Path(os.path.realpath(entry.path))
-                    if real in excluded:
-                        listing.left_out.append((rel + "/", f"output or masks folder ({excluded[real]})"))
+                    st = entry.stat(follow_symlinks=False) if excluded else None
+                    if st is not None and (st.st_dev, st.st_ino) in excluded:
+                        listing.left_out.append((rel + "/", f"output or masks folder ({excluded[(st.st_dev, st.st_ino)]})"))
                     else:
                         subfolders.append((Path(entry.path), rel + "/"))
                 elif entry.is_file(follow_symlinks=False):

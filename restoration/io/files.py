@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -51,10 +52,16 @@ def file_sha256(path: os.PathLike | str) -> str:
     return digest.hexdigest()
 
 
-_hashes: dict[tuple, str] = {}
+# The least recently used hash goes first: an OrderedDict kept to MEMO_LIMIT
+# entries (functools.lru_cache cannot take entries from writes, nor key on
+# the file rather than the path).
+_hashes: OrderedDict[tuple, str] = OrderedDict()
 _hashes_lock = threading.Lock()
-#: Entries kept before the memo starts afresh (a long-lived Dask worker sees many archives).
-MEMO_LIMIT = 200_000
+#: Hashes remembered, most recently used kept: a file is hashed again soon
+#: after it is written (its sidecar) or by the methods that run beside each
+#: other on it, so a window of a few thousand files is enough, and memory
+#: stays flat however large the archive (a Dask worker sees many archives).
+MEMO_LIMIT = 8192
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -63,9 +70,10 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def _remember(stamp: tuple, digest: str) -> None:
     with _hashes_lock:
-        if len(_hashes) >= MEMO_LIMIT:
-            _hashes.clear()
         _hashes[stamp] = digest
+        _hashes.move_to_end(stamp)
+        while len(_hashes) > MEMO_LIMIT:
+            _hashes.popitem(last=False)
 
 
 def content_sha256(path: os.PathLike | str | None) -> str | None:
@@ -81,6 +89,8 @@ def content_sha256(path: os.PathLike | str | None) -> str | None:
     stamp = _stamp(os.stat(path))
     with _hashes_lock:
         known = _hashes.get(stamp)
+        if known is not None:
+            _hashes.move_to_end(stamp)
     if known is None:
         known = file_sha256(path)
         _remember(stamp, known)

@@ -151,3 +151,22 @@ def test_a_folder_made_by_another_thread_meanwhile_is_no_error(tmp_path, monkeyp
     monkeypatch.setattr(files.os, "open", open_while_another_thread_makes_the_folder)
     path = files.write_bytes_atomic(tmp_path / ".provenance" / "a.json", b"{}")  # CI: "No such file or directory"
     assert path.read_bytes() == b"{}" and len(calls) == 2
+
+
+def test_the_hash_memo_keeps_the_recent_files_and_stays_bounded(tmp_path, monkeypatch):
+    import restoration.io.files as files
+
+    monkeypatch.setattr(files, "_hashes", type(files._hashes)())
+    for k in range(50_000):  # an archive's worth of files written and hashed
+        files._remember((0, k, 1, 1), "0" * 64)
+    assert len(files._hashes) <= 10_000  # a window, not every hash: 200,000 were kept and the heap grew with the archive
+
+    monkeypatch.setattr(files, "MEMO_LIMIT", 4)
+    paths = [files.write_bytes_atomic(tmp_path / f"{k}.png", bytes([k]) * 10) for k in range(4)]
+    content_sha256(paths[0])  # used again: now the most recent
+    paths.append(files.write_bytes_atomic(tmp_path / "4.png", b"4"))
+    read_back = []
+    monkeypatch.setattr(files, "file_sha256", lambda p: read_back.append(Path(p).name) or "x")
+    for path in (paths[0], paths[4], paths[1]):
+        content_sha256(path)
+    assert read_back == ["1.png"]  # the least recently used was let go, not all of them
