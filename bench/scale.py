@@ -67,7 +67,10 @@ if mode in ("plan", "jobs"):
     from restoration.jobs import run_recorded
     from restoration.pipeline import restore_settings
     from flows.steps import restore_jobs
-start = time.perf_counter()  # imports done: what is timed is the run itself
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start, start_cpu = time.perf_counter(), cpu()  # imports done: what is timed is the run itself
 if mode == "loop":
     index = MaskIndex(masks)
     files = list_archive(archive).files
@@ -90,7 +93,7 @@ else:
         state = flow(archive, out, method, masks=masks, workers=int(workers), return_state=True)
         counts = run_counts(state.result())
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu() - start_cpu, "counts": counts, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -112,14 +115,23 @@ def write_masks(archive: Path, masks: Path) -> int:
     return count
 
 
-def measure(env: dict, mode: str, archive: Path, masks: Path, out: Path, method: str, workers: int) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(env: dict, mode: str, archive: Path, masks: Path, out: Path, method: str, workers: int, server_pid: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)  # every repeat starts from an empty output folder (nothing to skip)
+    before = process_cpu_seconds(server_pid)
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(archive), str(masks), str(out), method, str(workers)], env=env, cwd=ROOT, capture_output=True, text=True
     )
     if proc.returncode:
         raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = process_cpu_seconds(server_pid) - before  # the Prefect server shares the cores
+    return result
 
 
 def best(runs: list[dict]) -> dict:
@@ -153,10 +165,10 @@ def main() -> int:
             assert write_masks(archive, masks) == n
             rounds = []
             for _ in range(args.repeats):  # interleaved, so that a slow spell of the machine hits every mode alike
-                loop = measure(env, "loop", archive, masks, out / f"loop-{n}", args.method, 1)
-                jobs = measure(env, "jobs", archive, masks, out / f"jobs-{n}", args.method, 1)
-                flows = {w: measure(env, "flow", archive, masks, out / f"flow-{n}-{w}w", args.method, w) for w in workers}
-                plan = measure(env, "plan", archive, masks, out / f"plan-{n}", args.method, 1)
+                loop = measure(env, "loop", archive, masks, out / f"loop-{n}", args.method, 1, server.pid)
+                jobs = measure(env, "jobs", archive, masks, out / f"jobs-{n}", args.method, 1, server.pid)
+                flows = {w: measure(env, "flow", archive, masks, out / f"flow-{n}-{w}w", args.method, w, server.pid) for w in workers}
+                plan = measure(env, "plan", archive, masks, out / f"plan-{n}", args.method, 1, server.pid)
                 for flow in flows.values():
                     assert flow["counts"]["new"] == n and flow["counts"]["failed"] == 0, flow
                 rounds.append({"loop": loop, "jobs": jobs, "flows": flows, "plan": plan})
@@ -181,6 +193,12 @@ def main() -> int:
     for n in sizes:
         flow = r[n]["flows"][workers[0]]["seconds"]
         print(f"| planning (list, pair masks, jobs) vs flow run ({workers[0]} worker), {n:,} files | {r[n]['plan']['seconds']:.2f} s | {flow:.1f} s | {100 * r[n]['plan']['seconds'] / flow:.1f} % | < 5 % |")
+    for w in workers:
+        flow, jobs = r[big]["flows"][w], r[big]["jobs"]
+        print(
+            f"| CPU seconds of the flow process ({w} worker{'s' if w > 1 else ''}) vs the jobs loop's, {big:,} files"
+            f" (the Prefect server besides: {flow['server_cpu_seconds']:.1f} s) | {flow['cpu_seconds']:.1f} s | {jobs['cpu_seconds']:.1f} s | {flow['cpu_seconds'] / jobs['cpu_seconds']:.3f}x | |"
+        )
     for w in workers:
         a, b = r[big]["flows"][w]["peak_rss_mib"], r[small]["flows"][w]["peak_rss_mib"]
         print(f"| flow peak RSS ({w} worker{'s' if w > 1 else ''}), {big:,} vs {small:,} files | {a:.0f} MiB | {b:.0f} MiB | {a / b:.3f}x | <= 1.1x |")

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from restoration.jobs import DamageJob, EvaluationJob, Record, RestoreJob, failed, run_recorded
+from restoration.jobs import DamageJob, EvaluationJob, Jobs, Record, Records, RestoreJob, failed, run_recorded
 from restoration.pipeline import restore_settings
 from restoration.provenance import sidecar_path
 from tests.conftest import write_png
@@ -73,3 +73,6 @@ def test_jobs_and_records_are_typed_and_travel_to_workers():
     assert record.row() == {"path": "x.png", "method": "nlm", "status": "failed", "run": "new", "error": "x.png: not an image"}
     with pytest.raises((TypeError, ValueError)):
         Record.from_json({"path": "x.png", "status": "fine"})
+    batch, records = Jobs([job, job]), Records([record])
+    assert pickle.loads(pickle.dumps(batch)) == [job, job] and pickle.loads(pickle.dumps(records)) == records  # as Dask ships them
+    assert list(records + [record]) == [record, record] and records[0] is record and isinstance(batch[:1], Jobs)
