@@ -28,11 +28,13 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PREFECT_HOME=$$(mktemp -d) PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -q
 
 # The fast library tests alone (under a minute): no server, browser, Dask cluster, kill or training.
 test-fast: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -m "not slow"
 
 bench: install-test
