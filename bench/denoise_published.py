@@ -74,7 +74,9 @@ def main() -> None:
                     start = time.perf_counter()
                     out = run_method(method, noisy, sigma, args.model)
                     seconds = time.perf_counter() - start
-                    rows.append({"set": set_name, "image": path.name, "sigma": sigma, "method": method, "psnr": psnr(clean, out, data_range=1.0), "seconds": seconds})
+                    rows.append(
+                        {"set": set_name, "image": path.name, "sigma": sigma, "method": method, "psnr": psnr(clean, out, data_range=1.0), "seconds": seconds}
+                    )
             pd.DataFrame(rows).to_csv(table, index=False)
             print(f"{set_name} {path.name} done", flush=True)
     frame = pd.DataFrame(rows)

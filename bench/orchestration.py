@@ -119,8 +119,11 @@ def main() -> int:
     results: dict = {"images": args.images, "size": args.size, "method": args.method, "cores": os.cpu_count()}
     try:
         env = clean_environment(
-            PREFECT_API_URL=f"{url}/api", PREFECT_HOME=tempfile.mkdtemp(prefix="bench-home-"),
-            PREFECT_LOGGING_EXTRA_LOGGERS="restoration", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+            PREFECT_API_URL=f"{url}/api",
+            PREFECT_HOME=tempfile.mkdtemp(prefix="bench-home-"),
+            PREFECT_LOGGING_EXTRA_LOGGERS="restoration",
+            OMP_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
         )  # fmt: skip (as the command line and the served deployments run: library logs sent to the server)
         archive = write_archive(work / "archive", args.images, args.size)
 

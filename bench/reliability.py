@@ -124,7 +124,9 @@ def corpus_run(work: Path, counts: dict, mismatches: list) -> None:
         out = work / f"out{k}"
         shutil.rmtree(out, ignore_errors=True)
         before = files_outside(work, [work / f"out{j}" for j in range(len(runs))] + [work / "home", work / "logs"])
-        code, output, left = run_command([*CLI, "restore", str(source), str(out), "--method", "nlm", "--sigma", "10"], environment(work / "home"), work / "logs" / f"run{k}.log")
+        code, output, left = run_command(
+            [*CLI, "restore", str(source), str(out), "--method", "nlm", "--sigma", "10"], environment(work / "home"), work / "logs" / f"run{k}.log"
+        )
         counts["processes left running after the command"] += left
         if code not in (0, 1) or "Traceback" in output:
             counts["crashes"] += 1
@@ -140,15 +142,17 @@ def corpus_run(work: Path, counts: dict, mismatches: list) -> None:
     shutil.copytree(corpus / "tiff", danger / "png" / "sub")
     originals[danger] = tree_sha256(danger)
     for k, output in enumerate((danger / "png", danger / "png" / "sub")):
-        code, text, left = run_command([*CLI, "restore", str(danger / "png"), str(output), "--method", "nlm", "--sigma", "10"], environment(work / "home"), work / "logs" / f"danger{k}.log")
+        code, text, left = run_command(
+            [*CLI, "restore", str(danger / "png"), str(output), "--method", "nlm", "--sigma", "10"],
+            environment(work / "home"),
+            work / "logs" / f"danger{k}.log",
+        )
         counts["runs"] += 1
         counts["unsafe output folders refused (exit 2)"] += int(code == 2)
         counts["processes left running after the command"] += left
         if code not in (0, 1, 2) or "Traceback" in text:
             counts["crashes"] += 1
-    counts["originals changed"] = sum(
-        sum(1 for rel, sha in originals[folder].items() if tree_sha256(folder).get(rel) != sha) for folder in originals
-    )
+    counts["originals changed"] = sum(sum(1 for rel, sha in originals[folder].items() if tree_sha256(folder).get(rel) != sha) for folder in originals)
 
 
 def kill_rerun(work: Path, kills: int, counts: dict) -> None:

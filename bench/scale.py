@@ -188,11 +188,17 @@ def main() -> int:
     for n in sizes:
         for w in workers:
             flow = r[n]["flows"][w]["seconds"]
-            print(f"| restore flow ({w} worker{'s' if w > 1 else ''}) vs plain loop of restore_file, {n:,} files | {flow:.1f} s | {r[n]['loop']['seconds']:.1f} s | {flow / r[n]['loop']['seconds']:.3f}x | <= 1.10x |")
-            print(f"| restore flow ({w} worker{'s' if w > 1 else ''}) vs plain loop of the tasks' library calls (run_recorded: provenance included), {n:,} files | {flow:.1f} s | {r[n]['jobs']['seconds']:.1f} s | {flow / r[n]['jobs']['seconds']:.3f}x | <= 1.10x |")
+            print(
+                f"| restore flow ({w} worker{'s' if w > 1 else ''}) vs plain loop of restore_file, {n:,} files | {flow:.1f} s | {r[n]['loop']['seconds']:.1f} s | {flow / r[n]['loop']['seconds']:.3f}x | <= 1.10x |"
+            )
+            print(
+                f"| restore flow ({w} worker{'s' if w > 1 else ''}) vs plain loop of the tasks' library calls (run_recorded: provenance included), {n:,} files | {flow:.1f} s | {r[n]['jobs']['seconds']:.1f} s | {flow / r[n]['jobs']['seconds']:.3f}x | <= 1.10x |"
+            )
     for n in sizes:
         flow = r[n]["flows"][workers[0]]["seconds"]
-        print(f"| planning (list, pair masks, jobs) vs flow run ({workers[0]} worker), {n:,} files | {r[n]['plan']['seconds']:.2f} s | {flow:.1f} s | {100 * r[n]['plan']['seconds'] / flow:.1f} % | < 5 % |")
+        print(
+            f"| planning (list, pair masks, jobs) vs flow run ({workers[0]} worker), {n:,} files | {r[n]['plan']['seconds']:.2f} s | {flow:.1f} s | {100 * r[n]['plan']['seconds'] / flow:.1f} % | < 5 % |"
+        )
     for w in workers:
         flow, jobs = r[big]["flows"][w], r[big]["jobs"]
         print(

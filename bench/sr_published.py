@@ -59,12 +59,25 @@ def main() -> None:
                 hr = image[: h - h % scale, : w - w % scale]
                 lr, _ = simulate_downscale(hr, scale=scale)
                 ref = luma(hr)[scale:-scale, scale:-scale]
-                for method, run in (("bicubic", lambda x: upscale_bicubic(x, scale=scale)), ("cnn-sr", lambda x: upscale_cnn(x, scale=scale, model=models[scale]))):
+                for method, run in (
+                    ("bicubic", lambda x: upscale_bicubic(x, scale=scale)),
+                    ("cnn-sr", lambda x: upscale_cnn(x, scale=scale, model=models[scale])),
+                ):
                     start = time.perf_counter()
                     out = run(lr)
                     seconds = time.perf_counter() - start
                     got = luma(out)[scale:-scale, scale:-scale]
-                    rows.append({"set": set_name, "image": path.name, "scale": scale, "method": method, "psnr": psnr(ref, got, data_range=255.0), "ssim": ssim(ref, got, data_range=255.0), "seconds": seconds})
+                    rows.append(
+                        {
+                            "set": set_name,
+                            "image": path.name,
+                            "scale": scale,
+                            "method": method,
+                            "psnr": psnr(ref, got, data_range=255.0),
+                            "ssim": ssim(ref, got, data_range=255.0),
+                            "seconds": seconds,
+                        }
+                    )
     frame = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     frame.to_csv(OUT / "sr_published.csv", index=False)
@@ -72,7 +85,9 @@ def main() -> None:
     cols = [("Set5", 2), ("Set5", 4), ("Set14", 2), ("Set14", 4)]
     lines = ["| method | " + " | ".join(f"{s} x{k}" for s, k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for method in ("bicubic", "cnn-sr"):
-        lines.append(f"| {method} (this run) | " + " | ".join(f"{mean.loc[(method, s, k), 'psnr']:.2f} / {mean.loc[(method, s, k), 'ssim']:.4f}" for s, k in cols) + " |")
+        lines.append(
+            f"| {method} (this run) | " + " | ".join(f"{mean.loc[(method, s, k), 'psnr']:.2f} / {mean.loc[(method, s, k), 'ssim']:.4f}" for s, k in cols) + " |"
+        )
     for method, cells in PUBLISHED.items():
         lines.append(f"| {method} (published) | " + " | ".join(cells.get(c, "-") for c in cols) + " |")
     text = "\n".join(lines)

@@ -88,7 +88,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_package_images(tmp, which="training")
         images = load_training_images(tmp)[0]
-        lines = ["| task | precision | bare loop steps/s | ours steps/s (loop) | ratio | ours steps/s (wall, with start-up and checkpoint) |", "|---|---|---|---|---|---|"]
+        lines = [
+            "| task | precision | bare loop steps/s | ours steps/s (loop) | ratio | ours steps/s (wall, with start-up and checkpoint) |",
+            "|---|---|---|---|---|---|",
+        ]
         for task in args.tasks.split(","):
             bare, loop, wall = [], [], []
             for _ in range(args.repeats):

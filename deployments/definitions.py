@@ -150,7 +150,14 @@ def deployment_specs(config: ScheduleConfig) -> list[DeploymentSpec]:
             "nightly",
             "flows/restore.py:restore_flow",
             f"Restore new and changed files of {restore.input} with {restore.method} every night.",
-            {"input": restore.input, "output": restore.output, "method": restore.method, "masks": restore.masks, "options": restore.options, "workers": config.workers},
+            {
+                "input": restore.input,
+                "output": restore.output,
+                "method": restore.method,
+                "masks": restore.masks,
+                "options": restore.options,
+                "workers": config.workers,
+            },
             restore.cron,
         ),
         DeploymentSpec(

@@ -28,7 +28,6 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "restoration")
 
 
-
 #: Resources of the command being run (a temporary server, settings), closed when it ends.
 _RESOURCES: list[contextlib.ExitStack] = []
 
@@ -73,14 +72,10 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-app = typer.Typer(
-    cls=OneLineErrors, add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked."
-)
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, help="Restore image archives and measure how well it worked.")
 
 Workers = Annotated[Optional[int], typer.Option(help="Worker threads or local Dask processes (default: CPU cores).", min=1)]
-TaskRunner = Annotated[
-    Optional[str], typer.Option("--task-runner", help="threads (default), or dask: a LocalCluster unless --dask-address is given.")
-]
+TaskRunner = Annotated[Optional[str], typer.Option("--task-runner", help="threads (default), or dask: a LocalCluster unless --dask-address is given.")]
 DaskAddress = Annotated[Optional[str], typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")]
 
 
@@ -117,7 +112,9 @@ def _settings(
     ctx: typer.Context,
     max_pixels: Annotated[
         Optional[int],
-        typer.Option("--max-pixels", min=1, help=f"Largest file decoded or produced, in pixels of all its frames (default {DEFAULT_MAX_PIXELS}; env {MAX_PIXELS_ENV})."),
+        typer.Option(
+            "--max-pixels", min=1, help=f"Largest file decoded or produced, in pixels of all its frames (default {DEFAULT_MAX_PIXELS}; env {MAX_PIXELS_ENV})."
+        ),
     ] = None,
 ) -> None:
     """Settings of every command.
@@ -412,7 +409,9 @@ def train(
 
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
     try:
-        card = _runner(train_flow, 1, task_runner, dask_address)(settings, str(data), str(output), masks=str(masks) if masks else None, resume=resume, command=command)
+        card = _runner(train_flow, 1, task_runner, dask_address)(
+            settings, str(data), str(output), masks=str(masks) if masks else None, resume=resume, command=command
+        )
     except (ModelFileError, ValueError) as exc:
         typer.echo(f"train: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -34,11 +34,11 @@ def evaluate_flow(restored: str, reference: str, table: str, masks: str | None =
     missing += [failed(rel, f"{restored_root / rel}: {reason}") for rel, reason in listing.refused]
     rels = [r for r in rels if (reference_root / r).is_file()]
     progress = Progress(len(rels), key="evaluate-progress")
-    records = evaluate_step(
-        evaluation_jobs(restored_root, reference_root, rels, MaskIndex(masks) if masks else None, {}), workers=workers, progress=progress
-    )
+    records = evaluate_step(evaluation_jobs(restored_root, reference_root, rels, MaskIndex(masks) if masks else None, {}), workers=workers, progress=progress)
     rows = [r for r in records if r.ok]
-    frame = pd.DataFrame([r.row() for r in rows], columns=["path", "index", "modality", "data_range", "psnr", "ssim", "hole_ratio", "hole_psnr", "hole_ssim", "ratio_bin"])
+    frame = pd.DataFrame(
+        [r.row() for r in rows], columns=["path", "index", "modality", "data_range", "psnr", "ssim", "hole_ratio", "hole_psnr", "hole_ssim", "ratio_bin"]
+    )
     atomic_write(out_path, lambda tmp: frame.to_csv(tmp, index=False))
     atomic_write(out_path.with_suffix(".parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
     create_table_artifact(key="evaluate-table", table=table_records(frame, limit=1000), description=f"metrics of {restored}")

@@ -81,7 +81,9 @@ def restore_flow(
     )
     counts = run_counts(records)
     get_run_logger().info("restore %s of %s: %s", method, input, ", ".join(f"{n} {k}" for k, n in counts.items()))
-    create_markdown_artifact(run_report(f"Restore of `{input}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out")
+    create_markdown_artifact(
+        run_report(f"Restore of `{input}` with `{method}`", records), key="restore-report", description="files new, skipped, failed, left out"
+    )
     shown = heapq.nsmallest(TABLE_ROWS, records, key=lambda r: (r.ok, r.status == "left-out", r.run == "skipped", r.path))
     rows = [{"path": r.path, "run": r.run, "status": r.status, "output": r.output or "", "error": r.error} for r in shown]
     create_table_artifact(rows, key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")

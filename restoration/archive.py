@@ -54,7 +54,6 @@ MAX_TOTAL_BYTES = 64 * 2**30
 MAX_COMPRESSION_RATIO = 200
 
 
-
 class UnsafeOutputError(ValueError):
     """An output folder that would write over, into or around an input; the message says which and why."""
 
@@ -379,7 +378,9 @@ def _copy_stream(src, tmp: Path, size: int) -> None:
         raise EOFError(f"member holds {copied} of its {size} bytes")
 
 
-def stage_input(source: os.PathLike | str, out_dir: os.PathLike | str, *, staging: str = ".staging", exclude: Sequence[os.PathLike | str | None] = ()) -> Listing:
+def stage_input(
+    source: os.PathLike | str, out_dir: os.PathLike | str, *, staging: str = ".staging", exclude: Sequence[os.PathLike | str | None] = ()
+) -> Listing:
     """The :class:`Listing` of any input: a folder, a zip or tar (unpacked into ``out_dir/<staging>``), or one image file.
 
     A folder is read in place; ``out_dir`` and ``exclude`` are left out

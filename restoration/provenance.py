@@ -40,6 +40,7 @@ SIDECAR_DIR = ".provenance"
 #: ``.<name>.arestore-tmp-<pid>-<random><suffix>``.
 PARTIAL_FILE = re.compile(r"^\..*" + re.escape(TEMP_MARKER) + r"\d+-[A-Za-z0-9_]+")
 
+
 def job_key(step: str, inputs: dict[str, str | None], settings: dict[str, Any]) -> str:
     """Key of one file's job: step, library version, settings and input content hashes."""
     payload = {
@@ -48,9 +49,7 @@ def job_key(step: str, inputs: dict[str, str | None], settings: dict[str, Any]) 
         "settings": settings,
         "inputs": inputs,
     }
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, default=str).encode()
-    ).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def sidecar_path(out_root: os.PathLike | str, rel: str) -> Path:
@@ -94,16 +93,10 @@ def read_sidecar(path: os.PathLike | str) -> dict | None:
             body = json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
-    return (
-        body
-        if isinstance(body, dict) and isinstance(body.get("records"), list)
-        else None
-    )
+    return body if isinstance(body, dict) and isinstance(body.get("records"), list) else None
 
 
-def finished_records(
-    path: os.PathLike | str, key: str
-) -> tuple[str, list[dict] | None]:
+def finished_records(path: os.PathLike | str, key: str) -> tuple[str, list[dict] | None]:
     """Whether the job with ``key`` is already done, by its sidecar at ``path``.
 
     Returns ``("done", records)`` when the sidecar has the same key and all

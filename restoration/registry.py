@@ -197,7 +197,9 @@ class Registry:
             raise RegistryError(f"{entry.name!r} is already registered")
         undescribed = [name for name in entry.options if name not in entry.bounds and name not in OPTIONS]
         if undescribed:
-            raise RegistryError(f"{entry.name!r}: option(s) {', '.join(undescribed)} have no bounds: add them to the entry's bounds or to restoration.options.OPTIONS")
+            raise RegistryError(
+                f"{entry.name!r}: option(s) {', '.join(undescribed)} have no bounds: add them to the entry's bounds or to restoration.options.OPTIONS"
+            )
         self._entries[entry.name] = entry
 
     def remove(self, name: str) -> Entry:
@@ -218,11 +220,7 @@ class Registry:
     def names(self, *, kind: str | tuple[str, ...] | None = None, available_only: bool = False) -> list[str]:
         """Registered names, in registration order, optionally of some kinds."""
         kinds = (kind,) if isinstance(kind, str) else kind
-        return [
-            e.name
-            for e in self._entries.values()
-            if (not kinds or e.kind in kinds) and (e.available or not available_only)
-        ]
+        return [e.name for e in self._entries.values() if (not kinds or e.kind in kinds) and (e.available or not available_only)]
 
     def entries(self, *, kind: str | tuple[str, ...] | None = None) -> list[Entry]:
         """Entries in registration order, optionally of some kinds."""
@@ -266,23 +264,49 @@ def _builtin_entries() -> list[Entry]:
         Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, "Navier-Stokes, Bertalmio 2001 (OpenCV)", context=hole),
         Entry("fsr", "inpaint", inpaint.inpaint_fsr, "frequency-selective reconstruction (OpenCV xphoto)", context=hole),
         Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, "patch priority fill, Criminisi 2004", context=hole),
-        Entry("gan-inpaint", "inpaint", learned.inpaint_gan, "gated-conv U-Net + PatchGAN, learned (Yu 2019)", context=hole,
-              learned=Learned("inpaint", "gan-inpaint", "restoration.learned.recipes:InpaintRecipe")),
-        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, "convolutional VAE, learned (Kingma 2014)", context=hole, learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe")),
+        Entry(
+            "gan-inpaint",
+            "inpaint",
+            learned.inpaint_gan,
+            "gated-conv U-Net + PatchGAN, learned (Yu 2019)",
+            context=hole,
+            learned=Learned("inpaint", "gan-inpaint", "restoration.learned.recipes:InpaintRecipe"),
+        ),
+        Entry(
+            "vae-inpaint",
+            "inpaint",
+            learned.inpaint_vae,
+            "convolutional VAE, learned (Kingma 2014)",
+            context=hole,
+            learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe"),
+        ),
         # denoising
         Entry("nlm", "denoise", denoise.denoise_nlm, "non-local means (scikit-image)", context=16),
         Entry("tv", "denoise", denoise.denoise_tv, "total variation, Chambolle (scikit-image)", context=32),
         Entry("wavelet", "denoise", denoise.denoise_wavelet, "BayesShrink wavelets (scikit-image)", context=32),
         Entry("bilateral", "denoise", denoise.denoise_bilateral, "bilateral filter (scikit-image)", context=8),
-        Entry("bm3d", "denoise", denoise.denoise_bm3d, "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48,
-              whole_limit=768 * 768),  # about 560 MB of working memory per megapixel
-        Entry("cnn-denoise", "denoise", learned.denoise_cnn, "residual CNN with noise map, learned (DnCNN/FFDNet)", context=48,
-              learned=Learned("denoise", "cnn-denoise", "restoration.learned.recipes:DenoiseRecipe")),
+        Entry(
+            "bm3d", "denoise", denoise.denoise_bm3d, "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48, whole_limit=768 * 768
+        ),  # about 560 MB of working memory per megapixel
+        Entry(
+            "cnn-denoise",
+            "denoise",
+            learned.denoise_cnn,
+            "residual CNN with noise map, learned (DnCNN/FFDNet)",
+            context=48,
+            learned=Learned("denoise", "cnn-denoise", "restoration.learned.recipes:DenoiseRecipe"),
+        ),
         # upscaling
         Entry("bicubic", "upscale", upscale.upscale_bicubic, "bicubic interpolation (OpenCV)", context=8),
         Entry("lanczos", "upscale", upscale.upscale_lanczos, "Lanczos-4 interpolation (OpenCV)", context=8),
-        Entry("cnn-sr", "upscale", learned.upscale_cnn, "small EDSR + sub-pixel output, learned (Lim 2017)", context=24,
-              learned=Learned("sr", "cnn-sr-x{scale}", "restoration.learned.recipes:SuperResolutionRecipe")),
+        Entry(
+            "cnn-sr",
+            "upscale",
+            learned.upscale_cnn,
+            "small EDSR + sub-pixel output, learned (Lim 2017)",
+            context=24,
+            learned=Learned("sr", "cnn-sr-x{scale}", "restoration.learned.recipes:SuperResolutionRecipe"),
+        ),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, "thin bright/dark curved scratches", repaired_by="inpaint"),

@@ -49,8 +49,13 @@ def mean_ci(values, *, seed: int = 0, n_resamples: int = 2000, level: float = 0.
     if x.size == 1 or np.all(x == x[0]):
         return mean, mean, mean
     res = bootstrap(
-        (x,), np.mean, confidence_level=level, n_resamples=n_resamples, method="percentile",
-        vectorized=True, rng=np.random.default_rng(seed),
+        (x,),
+        np.mean,
+        confidence_level=level,
+        n_resamples=n_resamples,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
     )
     return mean, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
@@ -123,8 +128,7 @@ def write_tables(per_image: pd.DataFrame, summary: pd.DataFrame, out_dir: os.Pat
         "summary_html": (
             "summary.html",
             lambda t: t.write_text(
-                "<!doctype html><meta charset='utf-8'><title>Restoration summary</title>\n"
-                + shown.to_html(index=False, border=0),
+                "<!doctype html><meta charset='utf-8'><title>Restoration summary</title>\n" + shown.to_html(index=False, border=0),
                 encoding="utf-8",
             ),
         ),

@@ -10,7 +10,12 @@ from restoration.manifest import describe_file, write_manifest
 from tasks.common import TASK_OPTIONS
 
 
-@task(name="stage-archive", retries=TASK_OPTIONS["retries"], retry_delay_seconds=TASK_OPTIONS["retry_delay_seconds"], retry_condition_fn=TASK_OPTIONS["retry_condition_fn"])
+@task(
+    name="stage-archive",
+    retries=TASK_OPTIONS["retries"],
+    retry_delay_seconds=TASK_OPTIONS["retry_delay_seconds"],
+    retry_condition_fn=TASK_OPTIONS["retry_condition_fn"],
+)
 def stage_archive(input: str, output: str, staging: str = "archive", exclude: list[str] | None = None) -> Listing:
     """The :class:`~restoration.archive.Listing` of the archive ``input``; a zip or tar is unpacked into ``output/<staging>``.
 

@@ -141,8 +141,7 @@ def check_declared_size(path: os.PathLike | str, size: DeclaredSize, limit: int 
         frames = f"{size.frames} frames of " if size.frames > 1 else ""
         raise UnreadableImageError(
             path,
-            f"declares {frames}{size.height} x {size.width} pixels ({size.pixels:,} in all), above the limit of "
-            f"{limit:,} ({MAX_PIXELS_ENV}); not decoded",
+            f"declares {frames}{size.height} x {size.width} pixels ({size.pixels:,} in all), above the limit of {limit:,} ({MAX_PIXELS_ENV}); not decoded",
         )
     return size
 

@@ -53,10 +53,7 @@ def read_mask_file(path: os.PathLike | str, image: ImageFile) -> list[np.ndarray
         raise ValueError(f"{image.path}: mask {path} has {len(planes)} frames for {len(image.frames)} image frames")
     for mask, frame in zip(planes, image.frames):
         if mask.shape != frame.shape[:2]:
-            raise ValueError(
-                f"{image.path}: mask {path} is {mask.shape[0]}x{mask.shape[1]} "
-                f"but the image is {frame.shape[0]}x{frame.shape[1]}"
-            )
+            raise ValueError(f"{image.path}: mask {path} is {mask.shape[0]}x{mask.shape[1]} but the image is {frame.shape[0]}x{frame.shape[1]}")
     return planes
 
 

@@ -131,7 +131,9 @@ class PatchSampler:
         return _crop(self.images[rng.choice(len(self.images), p=self.p)], size, rng, augment)
 
 
-def random_patches(images: list[TrainingImage], count: int, size: int, rng: np.random.Generator, *, augment: bool = True) -> list[tuple[np.ndarray, np.ndarray | None]]:
+def random_patches(
+    images: list[TrainingImage], count: int, size: int, rng: np.random.Generator, *, augment: bool = True
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """``count`` crops from :class:`PatchSampler` (with their damage-mask crops)."""
     sampler = PatchSampler(images)
     return [sampler.crop(size, rng, augment=augment) for _ in range(count)]

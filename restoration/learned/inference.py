@@ -151,7 +151,9 @@ def upscale_unit(unit: np.ndarray, *, net, scale: int, tile: int) -> np.ndarray:
     return rgb
 
 
-def inpaint(image: np.ndarray, mask: np.ndarray, run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], multiple: int, tile: int) -> np.ndarray:
+def inpaint(
+    image: np.ndarray, mask: np.ndarray, run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], multiple: int, tile: int
+) -> np.ndarray:
     """Fill ``mask`` in ``image`` plane by plane with ``run(x, m, filled)``; known pixels are the input's, bit for bit.
 
     Planes are mapped by the known pixels' own range: a CT slice using a

@@ -271,7 +271,9 @@ def train_model(
         for name, opt in optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = lr * recipe.lr_scale.get(name, 1.0)
-        arrays = recipe.batch(train_images, seed=settings.seed, step=step, batch_size=settings.batch_size, patch=settings.patch, self_supervised=settings.self_supervised)
+        arrays = recipe.batch(
+            train_images, seed=settings.seed, step=step, batch_size=settings.batch_size, patch=settings.patch, self_supervised=settings.self_supervised
+        )
         batch = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)).to(device) for k, v in arrays.items()}
         batch = {k: (v.unsqueeze(1) if v.ndim == 3 else v) for k, v in batch.items()}
         generator = torch.Generator(device=device).manual_seed(_step_seed(settings.seed, step))
@@ -319,7 +321,9 @@ def _write_history_csv(history: list[dict], path: Path) -> None:
     atomic_write(path, lambda tmp: pd.DataFrame(history).to_csv(tmp, index=False))
 
 
-def _card(settings, recipe: Recipe, specs, nets, state: TrainingState, manifest, train_images, val_images, held_out, data_dir, command, device, complete) -> dict:
+def _card(
+    settings, recipe: Recipe, specs, nets, state: TrainingState, manifest, train_images, val_images, held_out, data_dir, command, device, complete
+) -> dict:
     arch, options = specs[recipe.main]
     return {
         "task": settings.task,

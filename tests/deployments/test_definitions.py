@@ -88,7 +88,9 @@ def test_prefect_yaml_is_generated_from_the_schedule_file(tmp_path):
     changed.write_text((ROOT / "deployments" / "schedule.toml").read_text().replace("workers = 2", "workers = 5"))
     assert main(["--schedule", str(changed), "--out", str(stale)]) == 0
     spec = yaml.safe_load(stale.read_text())
-    assert {d["name"]: d["work_pool"]["job_variables"]["env"]["ARCHIVE_RESTORE_WORKERS"] for d in spec["deployments"]} == dict.fromkeys(["nightly", "weekly", "on-demand"], "5")
+    assert {d["name"]: d["work_pool"]["job_variables"]["env"]["ARCHIVE_RESTORE_WORKERS"] for d in spec["deployments"]} == dict.fromkeys(
+        ["nightly", "weekly", "on-demand"], "5"
+    )
     assert spec["deployments"][0]["parameters"]["workers"] == 5
 
 

@@ -49,7 +49,11 @@ def served(server, tmp_path_factory):
     for k, image in enumerate(images[:3]):
         write_png(work / "archive" / f"scan{k}.png", image)
     schedule = (ROOT / "deployments" / "schedule.toml").read_text()
-    schedule = schedule.replace("../demo-out/archive", "archive", 1).replace("../scheduled-out/restored", "restored").replace('method = "nlm"', 'method = "cnn-denoise"')
+    schedule = (
+        schedule.replace("../demo-out/archive", "archive", 1)
+        .replace("../scheduled-out/restored", "restored")
+        .replace('method = "nlm"', 'method = "cnn-denoise"')
+    )
     (work / "schedule.toml").write_text(schedule.replace('"Europe/Berlin"', '"UTC"'))
     env = clean_environment(
         PREFECT_API_URL=f"{server}/api", PREFECT_HOME=str(work / "home"), PREFECT_LOGGING_LEVEL="INFO",

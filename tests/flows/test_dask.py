@@ -47,7 +47,9 @@ def test_restore_command_on_an_existing_dask_cluster(tmp_path, camera):
     write_png(tmp_path / "in" / "a.png", camera)
     write_png(tmp_path / "in" / "sub" / "b.png", camera[::-1].copy())
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        result = CliRunner().invoke(app, ["restore", str(tmp_path / "in"), str(tmp_path / "dask"), "--method", "tv", "--dask-address", cluster.scheduler_address])
+        result = CliRunner().invoke(
+            app, ["restore", str(tmp_path / "in"), str(tmp_path / "dask"), "--method", "tv", "--dask-address", cluster.scheduler_address]
+        )
         assert result.exit_code == 0, result.output
         assert "2 ok (2 new" in result.output
         assert cluster.scheduler.total_occupancy >= 0 and sum(len(w.processing) for w in cluster.scheduler.workers.values()) == 0

@@ -82,14 +82,18 @@ def test_damage_restore_evaluate_chain_improves_the_hole(tmp_path, camera):
 def test_unknown_method_and_misspelt_option_are_clear_errors(tmp_path):
     result = CliRunner().invoke(__import__("flows.cli", fromlist=["app"]).app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "teela"])
     assert result.exit_code == 2 and "choose from" in result.output
-    result = CliRunner().invoke(__import__("flows.cli", fromlist=["app"]).app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "nlm", "--radius", "3"])
+    result = CliRunner().invoke(
+        __import__("flows.cli", fromlist=["app"]).app, ["restore", str(tmp_path), str(tmp_path / "o"), "--method", "nlm", "--radius", "3"]
+    )
     assert result.exit_code == 2 and "does not take radius" in result.output
 
 
 def _small_archive(tmp_path: Path, camera: np.ndarray) -> Path:
     src = tmp_path / "src"
     write_png(src / "photos" / "camera.png", camera)
-    tifffile.imwrite(src / "scans" / "scan16.tif", (255 - camera).astype(np.uint16) * 257, photometric="minisblack") if (src / "scans").mkdir(parents=True) is None else None
+    tifffile.imwrite(src / "scans" / "scan16.tif", (255 - camera).astype(np.uint16) * 257, photometric="minisblack") if (src / "scans").mkdir(
+        parents=True
+    ) is None else None
     (src / "medical").mkdir()
     shutil.copyfile(get_testdata_file("MR_small.dcm"), src / "medical" / "MR_small.dcm")
     (src / "broken.png").write_bytes(b"not a png at all")
@@ -129,7 +133,12 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
     assert (summary["psnr_ci_low"] <= summary["psnr"] + 1e-9).all()
 
     with get_client(sync_client=True) as client:
-        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["benchmark-summary", "benchmark-report", "benchmark-progress"])))}
+        keys = {
+            a.key
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["benchmark-summary", "benchmark-report", "benchmark-progress"]))
+            )
+        }
     assert keys == {"benchmark-summary", "benchmark-report", "benchmark-progress"}
 
     # Same inputs and seed: byte-identical masks and report tables, in a fresh folder and on a rerun in the same one.

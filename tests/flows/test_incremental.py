@@ -48,7 +48,14 @@ def test_rerun_skips_unchanged_and_redoes_what_changed(archive, tmp_path):
     (out / "scan2.png").unlink()  # an output lost
     third = restore_flow(str(archive), str(out), "tv")
     by_path = {r.path: r.run for r in third}
-    assert by_path == {"scan0.png": "skipped", "scan1.png": "changed", "scan2.png": "changed", "scan3.png": "skipped", "scan4.png": "skipped", "scan9.png": "new"}
+    assert by_path == {
+        "scan0.png": "skipped",
+        "scan1.png": "changed",
+        "scan2.png": "changed",
+        "scan3.png": "skipped",
+        "scan4.png": "skipped",
+        "scan9.png": "new",
+    }
     assert (out / "scan2.png").exists() and (out / "scan1.png").stat().st_mtime_ns != stamps["scan1.png"]
 
     # Other options, or another method, into the same folder: everything is redone.
@@ -68,7 +75,9 @@ def test_report_artifact_counts_new_skipped_failed(archive, tmp_path):
     records = restore_flow(str(archive), str(tmp_path / "out"), "wavelet")
     assert counts(records) == {"new": 0, "changed": 0, "skipped": 5, "failed": 1, "left-out": 0}
     with get_client(sync_client=True) as client:
-        latest = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["restore-report"])), sort=ArtifactSort.CREATED_DESC, limit=1)[0]
+        latest = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["restore-report"])), sort=ArtifactSort.CREATED_DESC, limit=1)[
+            0
+        ]
     assert "| 0 | 0 | 5 | 1 | 0 |" in latest.data and "broken.png" in latest.data
 
 
@@ -109,7 +118,9 @@ def test_killed_run_restarts_and_finishes_without_partial_files(tmp_path):
     env = _api_env(tmp_path)
 
     out = tmp_path / "out"
-    proc = subprocess.Popen([*restore[:4], str(archive), str(out), *restore[5:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [*restore[:4], str(archive), str(out), *restore[5:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     sidecars = out / ".provenance"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and len(list(sidecars.rglob("*.json"))) < 8:

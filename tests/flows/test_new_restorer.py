@@ -19,7 +19,9 @@ def denoise_shrink(image: np.ndarray, *, strength: float = 0.5, value_range=None
 
 @pytest.fixture
 def registered():
-    REGISTRY.add(Entry("shrink", "denoise", denoise_shrink, "pull towards mid-grey", bounds={"strength": Bound("float", low=0, high=1, help="How far to pull.")}))
+    REGISTRY.add(
+        Entry("shrink", "denoise", denoise_shrink, "pull towards mid-grey", bounds={"strength": Bound("float", low=0, high=1, help="How far to pull.")})
+    )
     yield REGISTRY.get("shrink")
     REGISTRY.remove("shrink")
 

@@ -35,7 +35,9 @@ def test_train_writes_a_model_with_artifacts_and_resumes(tmp_path, data):
     assert [v["step"] for v in card["validation_history"]] == [0, 2, 3]
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["train-vae-progress", "train-vae-validation", "train-vae-report"])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["train-vae-progress", "train-vae-validation", "train-vae-report"]))
+        )
     assert {a.key for a in found} == {"train-vae-progress", "train-vae-validation", "train-vae-report"}
     report = next(a for a in found if a.key == "train-vae-report")
     assert "loss.png" in report.data and "hole_psnr" in report.data

@@ -265,20 +265,41 @@ def build_corpus(root: Path) -> list[Case]:
     good("tiff/cmyk.tif", writer=lambda p: tif(p, np.dstack([gray, 255 - gray, gray // 2, gray // 3]), photometric="separated"), check=tiff_layout_kept)
     good("tiff/five-samples.tif", writer=lambda p: tif(p, np.dstack([gray] * 5), photometric="minisblack", planarconfig="contig"), check=tiff_layout_kept)
     good("tiff/planar-rgb.tif", writer=lambda p: tif(p, np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate"), check=tiff_layout_kept)
-    good("tiff/rgba.tif", writer=lambda p: tif(p, np.dstack([rgb, np.full(gray.shape, 200, np.uint8)]), photometric="rgb", extrasamples=["unassalpha"]), check=alpha_kept)
+    good(
+        "tiff/rgba.tif",
+        writer=lambda p: tif(p, np.dstack([rgb, np.full(gray.shape, 200, np.uint8)]), photometric="rgb", extrasamples=["unassalpha"]),
+        check=alpha_kept,
+    )
     good("tiff/tiled-deflate.tif", writer=lambda p: tif(p, pic["coins"], photometric="minisblack", tile=(64, 64), compression="zlib"), check=tiff_layout_kept)
     good("tiff/bilevel.tif", writer=lambda p: tif(p, pic["text"] > 100, photometric="miniswhite"), check=tiff_layout_kept)
     good("tiff/4-bit.tif", writer=lambda p: tif(p, gray >> 4, bitspersample=4, photometric="minisblack"), check=tiff_layout_kept)
-    good("tiff/icc.tif", writer=lambda p: tif(p, rgb, photometric="rgb", extratags=[(34675, 7, ICC.stat().st_size, ICC.read_bytes(), True)]), check=tiff_layout_kept)
+    good(
+        "tiff/icc.tif",
+        writer=lambda p: tif(p, rgb, photometric="rgb", extratags=[(34675, 7, ICC.stat().st_size, ICC.read_bytes(), True)]),
+        check=tiff_layout_kept,
+    )
     nan = gray.astype(np.float32) / 255
     nan[20:30, 40:60] = np.nan
     good("tiff/float-nan.tif", writer=lambda p: tif(p, nan), check=nan_kept)
-    bad("tiff/palette.tif", "palette", writer=lambda p: tif(p, (gray // 16).astype(np.uint8), photometric="palette", colormap=np.tile(np.linspace(0, 65535, 256, dtype=np.uint16), (3, 1))))
+    bad(
+        "tiff/palette.tif",
+        "palette",
+        writer=lambda p: tif(p, (gray // 16).astype(np.uint8), photometric="palette", colormap=np.tile(np.linspace(0, 65535, 256, dtype=np.uint16), (3, 1))),
+    )
     bad("tiff/cielab.tif", "photometric interpretation CIELAB", writer=lambda p: tif(p, rgb, photometric="cielab"))
     bad("tiff/garbage.tif", "tiff", data=b"II*\x00" + b"\xff" * 64)
     bad("tiff/declares-100000x100000.tif", "above the limit", data=tiff_declaring(100000, 100000))
     # DICOM
-    for name in ("CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "rtdose.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "examples_ybr_color.dcm", "SC_rgb_rle_32bit.dcm"):
+    for name in (
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "MR_small_bigendian.dcm",
+        "rtdose.dcm",
+        "MR_small_RLE.dcm",
+        "JPEG2000.dcm",
+        "examples_ybr_color.dcm",
+        "SC_rgb_rle_32bit.dcm",
+    ):
         good(f"dicom/{name}", data=Path(get_testdata_file(name)).read_bytes(), check=dicom_kept)
     put("dicom/mr-12-bit.dcm", writer=twelve_bit_dicom)
     cases.append(Case("dicom/mr-12-bit.dcm", "restored", check=dicom_kept))

@@ -199,7 +199,6 @@ def test_staging_starts_afresh(archive, tmp_path):
 
 def test_zip_extraction_refuses_escapes_and_links(tmp_path, camera):
 
-
     png = cv2.imencode(".png", camera)[1].tobytes()
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:

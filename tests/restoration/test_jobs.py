@@ -50,7 +50,9 @@ def test_damage_restore_evaluate_jobs_in_a_plain_loop(scan):
 
 def test_a_sidecar_from_an_older_version_is_redone_not_trusted(scan):
     out = scan / "restored"
-    job = RestoreJob(rel="a.png", input=str(scan / "in" / "a.png"), output=str(out / "a.png"), settings=restore_settings("tv", {}), sidecar=str(sidecar_path(out, "a.png")))
+    job = RestoreJob(
+        rel="a.png", input=str(scan / "in" / "a.png"), output=str(out / "a.png"), settings=restore_settings("tv", {}), sidecar=str(sidecar_path(out, "a.png"))
+    )
     run_recorded(job)
     body = json.loads(sidecar_path(out, "a.png").read_text())
     body["records"] = [{"path": "a.png", "status": "ok", "output": str(out / "a.png"), "method": "tv"}]  # the flat dicts of before

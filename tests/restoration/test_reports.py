@@ -29,9 +29,20 @@ def _rows():
     rows = []
     for method, offset in [("damaged", 0.0), ("telea", 10.0)]:
         for i in range(6):
-            rows.append({"method": method, "damage": "holes", "ratio_bin": "10-20 %", "modality": "scan-gray",
-                         "psnr": 20 + offset + rng.normal(), "ssim": 0.5, "hole_psnr": 8 + offset, "hole_ssim": 0.2,
-                         "path": f"{i}.png", "index": 0})
+            rows.append(
+                {
+                    "method": method,
+                    "damage": "holes",
+                    "ratio_bin": "10-20 %",
+                    "modality": "scan-gray",
+                    "psnr": 20 + offset + rng.normal(),
+                    "ssim": 0.5,
+                    "hole_psnr": 8 + offset,
+                    "hole_ssim": 0.2,
+                    "path": f"{i}.png",
+                    "index": 0,
+                }
+            )
     rows[0]["psnr"] = float("inf")
     return pd.DataFrame(rows)
 

@@ -59,7 +59,9 @@ def test_self_supervised_denoise_learns_from_noisy_images_alone(tiny_data, tmp_p
     s = settings("denoise", self_supervised=True, steps=60)
     recipe = recipe_for("denoise")
     images = load_training_images(tmp_path / "noisy")[0]
-    fixed = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in recipe.batch(images, seed=9, step=0, batch_size=16, patch=32, self_supervised=True).items()}
+    fixed = {
+        k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in recipe.batch(images, seed=9, step=0, batch_size=16, patch=32, self_supervised=True).items()
+    }
     fixed = {k: v.unsqueeze(1) if v.ndim == 3 else v for k, v in fixed.items()}
 
     def hidden_pixel_loss(net):
