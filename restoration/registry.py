@@ -257,6 +257,8 @@ def _builtin_entries() -> list[Entry]:
 
     hole = 128  # inpainting: a tile's margin must hold the holes that cross it
 
+    # The registry is a table: one line per entry, whatever its length.
+    # fmt: off
     return [
         # inpainting
         Entry("biharmonic", "inpaint", inpaint.inpaint_biharmonic, "biharmonic interpolation (scikit-image)", context=hole),
@@ -264,49 +266,19 @@ def _builtin_entries() -> list[Entry]:
         Entry("navier-stokes", "inpaint", inpaint.inpaint_navier_stokes, "Navier-Stokes, Bertalmio 2001 (OpenCV)", context=hole),
         Entry("fsr", "inpaint", inpaint.inpaint_fsr, "frequency-selective reconstruction (OpenCV xphoto)", context=hole),
         Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, "patch priority fill, Criminisi 2004", context=hole),
-        Entry(
-            "gan-inpaint",
-            "inpaint",
-            learned.inpaint_gan,
-            "gated-conv U-Net + PatchGAN, learned (Yu 2019)",
-            context=hole,
-            learned=Learned("inpaint", "gan-inpaint", "restoration.learned.recipes:InpaintRecipe"),
-        ),
-        Entry(
-            "vae-inpaint",
-            "inpaint",
-            learned.inpaint_vae,
-            "convolutional VAE, learned (Kingma 2014)",
-            context=hole,
-            learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe"),
-        ),
+        Entry("gan-inpaint", "inpaint", learned.inpaint_gan, "gated-conv U-Net + PatchGAN, learned (Yu 2019)", context=hole, learned=Learned("inpaint", "gan-inpaint", "restoration.learned.recipes:InpaintRecipe")),
+        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, "convolutional VAE, learned (Kingma 2014)", context=hole, learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe")),
         # denoising
         Entry("nlm", "denoise", denoise.denoise_nlm, "non-local means (scikit-image)", context=16),
         Entry("tv", "denoise", denoise.denoise_tv, "total variation, Chambolle (scikit-image)", context=32),
         Entry("wavelet", "denoise", denoise.denoise_wavelet, "BayesShrink wavelets (scikit-image)", context=32),
         Entry("bilateral", "denoise", denoise.denoise_bilateral, "bilateral filter (scikit-image)", context=8),
-        Entry(
-            "bm3d", "denoise", denoise.denoise_bm3d, "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48, whole_limit=768 * 768
-        ),  # about 560 MB of working memory per megapixel
-        Entry(
-            "cnn-denoise",
-            "denoise",
-            learned.denoise_cnn,
-            "residual CNN with noise map, learned (DnCNN/FFDNet)",
-            context=48,
-            learned=Learned("denoise", "cnn-denoise", "restoration.learned.recipes:DenoiseRecipe"),
-        ),
+        Entry("bm3d", "denoise", denoise.denoise_bm3d, "BM3D (optional extra, non-commercial licence)", requires="bm3d", context=48, whole_limit=768 * 768),  # about 560 MB of working memory per megapixel
+        Entry("cnn-denoise", "denoise", learned.denoise_cnn, "residual CNN with noise map, learned (DnCNN/FFDNet)", context=48, learned=Learned("denoise", "cnn-denoise", "restoration.learned.recipes:DenoiseRecipe")),
         # upscaling
         Entry("bicubic", "upscale", upscale.upscale_bicubic, "bicubic interpolation (OpenCV)", context=8),
         Entry("lanczos", "upscale", upscale.upscale_lanczos, "Lanczos-4 interpolation (OpenCV)", context=8),
-        Entry(
-            "cnn-sr",
-            "upscale",
-            learned.upscale_cnn,
-            "small EDSR + sub-pixel output, learned (Lim 2017)",
-            context=24,
-            learned=Learned("sr", "cnn-sr-x{scale}", "restoration.learned.recipes:SuperResolutionRecipe"),
-        ),
+        Entry("cnn-sr", "upscale", learned.upscale_cnn, "small EDSR + sub-pixel output, learned (Lim 2017)", context=24, learned=Learned("sr", "cnn-sr-x{scale}", "restoration.learned.recipes:SuperResolutionRecipe")),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, "thin bright/dark curved scratches", repaired_by="inpaint"),
@@ -325,6 +297,7 @@ def _builtin_entries() -> list[Entry]:
         Entry("hole_psnr", "metric", metrics.hole_psnr, "PSNR inside the damage mask (dB)"),
         Entry("hole_ssim", "metric", metrics.hole_ssim, "SSIM (11x11 Gaussian) inside the damage mask"),
     ]
+    # fmt: on
 
 
 REGISTRY = Registry(_builtin_entries())
