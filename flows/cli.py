@@ -14,13 +14,17 @@ import contextlib
 import inspect
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from restoration.options import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+
+if TYPE_CHECKING:  # the command line imports the pipeline only when a command runs
+    from restoration.jobs import Record
 
 # No network here: keep the local Prefect server from trying to send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -170,7 +174,7 @@ def _split(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
-def _report_failures(records: list, what: str) -> int:
+def _report_failures(records: Sequence[Record], what: str) -> int:
     from flows.steps import run_counts
 
     counts = run_counts(records)

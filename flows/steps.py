@@ -167,10 +167,11 @@ def mask_path_for(root: Path, rel: str) -> Path:
 def damage_jobs(input: Path, rels: list[str], output: Path, *, kind: str, seed: int, options: dict) -> list[DamageJob]:
     """Jobs damaging ``input/<rel>`` into ``output/<rel>`` with masks in ``output/masks/``; ``output`` is readied for writing."""
     prepare_output(output)
+    labels = {"damage": kind}  # one dict for all the jobs (and their records)
     return [
         DamageJob(
             rel=r, input=str(input / r), output=str(output / r), mask_output=str(mask_path_for(output / "masks", r)),
-            kind=kind, seed=seed, options=options, labels={"damage": kind}, sidecar=str(sidecar_path(output, r)),
+            kind=kind, seed=seed, options=options, labels=labels, sidecar=str(sidecar_path(output, r)),
         )
         for r in rels
     ]  # fmt: skip

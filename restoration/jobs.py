@@ -266,7 +266,8 @@ def run_recorded(job: Job) -> list[Record]:
     and after the work the sidecar is written beside the outputs. Errors
     propagate: the caller decides about retries and failed records.
     """
-    hashes = {role: content_sha256(path) for role, path in job.inputs().items()}
+    inputs = job.inputs()
+    hashes = {role: content_sha256(path) for role, path in inputs.items()}
     settings = job.key_settings()
     key = job_key(job.step, hashes, settings)
     state: Run = "new"
@@ -284,7 +285,7 @@ def run_recorded(job: Job) -> list[Record]:
     if job.sidecar:
         write_sidecar(
             job.sidecar, key=key, rel=job.rel, settings=settings, records=[r.as_json() for r in records],
-            inputs={role: {"path": job.inputs()[role], "sha256": sha} for role, sha in hashes.items()},
+            inputs={role: {"path": inputs[role], "sha256": sha} for role, sha in hashes.items()},
             outputs=[p for r in records for p in (r.output, r.mask) if p],
         )  # fmt: skip
     return records

@@ -50,7 +50,6 @@ def error_text(exc: BaseException) -> str:
 
 def run_job(job: Job) -> list[Record]:
     """Records of one job: skipped by its sidecar, done, or failed with the reason. Never raises for the file."""
-    logger = get_run_logger()
     for attempt in range(1, FILE_ATTEMPTS + 1):
         try:
             return run_recorded(job)
@@ -59,10 +58,11 @@ def run_job(job: Job) -> list[Record]:
         except Exception as exc:  # one file's failure must not take its batch-mates with it
             if is_transient(exc) and attempt < FILE_ATTEMPTS:
                 pause = min(2.0, RETRY_PAUSE_SECONDS * 2 ** (attempt - 1))
-                logger.debug("transient error on %s (try %d): %s; again in %.2f s", job.rel, attempt, exc, pause)
+                get_run_logger().debug("transient error on %s (try %d): %s; again in %.2f s", job.rel, attempt, exc, pause)
                 time.sleep(pause)
                 continue
             message = error_text(exc)
+            logger = get_run_logger()  # asked for only here: run_job is called once per file
             logger.warning("failed: %s: %s", job.rel, message)
             logger.debug("failure of %s", job.rel, exc_info=True)
             return [failed(job.rel, message, labels=job.labels)]
