@@ -137,6 +137,12 @@ OPTIONS: dict[str, Bound] = {
     "search_radius": Bound("int", low=1, high=1024, help="How far to look for source patches, in pixels."),
     "ratio": Bound("range", low=0, high=1, help="Damaged fraction, drawn from low-high (e.g. 0.2-0.3)."),
     "data_range": Bound("float", above=0, help="The data range PSNR and SSIM are computed at."),
+    "sensitivity": Bound(
+        "float", above=0, high=10, help="How readily a classical detector flags damage: above 1 finds fainter damage and flags more clean pixels."
+    ),
+    "threshold": Bound("float", above=0, high=1, help="A learned detector's decision threshold on its confidence (default: its model card's)."),
+    "kinds": Bound("str", help="Comma-separated damage kinds for detect-classical: holes, scratches, spots, stains, dead-pixels."),
+    "tolerance": Bound("int", low=0, high=10, help="Distance in pixels within which a predicted damaged pixel counts as correct."),
 }
 
 #: Narrower or different bounds of some damage kinds' options.

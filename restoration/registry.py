@@ -26,10 +26,12 @@ from restoration.options import BLUR_SIGMA, JPEG_QUALITY, OPTIONS, Bound, check_
 #:   inpaint: func(image, mask, *, options..., value_range=None)
 #:   denoise: func(image, *, options..., value_range=None)   (sigma on the 0-255 scale of value_range)
 #:   upscale: func(image, *, options..., value_range=None)   (integer scale)
+#: Detectors (kind ``detect``): func(image, *, options..., value_range=None) -> Detection(mask, confidence)
 #: ``value_range`` is optional: a function that declares it gets each frame's
 #: stored range (its bit depth), computed once per frame by the pipeline.
 RESTORER_KINDS = ("inpaint", "denoise", "upscale")
-KINDS = (*RESTORER_KINDS, "damage", "metric")
+DETECT = "detect"
+KINDS = (*RESTORER_KINDS, DETECT, "damage", "metric")
 #: Keyword parameters that are not user options: the frame's value range,
 #: and a simulator's random generator.
 NOT_OPTIONS = ("value_range", "rng")
@@ -47,7 +49,7 @@ class Learned:
     ----------
     task : str
         The model task (``archive-restore train --task``): ``denoise``,
-        ``sr``, ``inpaint`` or ``vae``; its training recipe is
+        ``sr``, ``inpaint``, ``vae`` or ``detect``; its training recipe is
         :func:`restoration.learned.recipes.recipe_for` of it.
     default_model : str
         The shipped model's folder under ``restoration/learned/default_models``;
@@ -251,7 +253,9 @@ class Registry:
 
 def _builtin_entries() -> list[Entry]:
     from restoration import metrics
+    from restoration.damage import detect
     from restoration.damage import simulate as dmg
+    from restoration.learned import detectors as learned_detectors
     from restoration.learned import restorers as learned  # torch-free: torch loads at the first call
     from restoration.methods import denoise, exemplar, inpaint, upscale
 
@@ -279,11 +283,21 @@ def _builtin_entries() -> list[Entry]:
         Entry("bicubic", "upscale", upscale.upscale_bicubic, "bicubic interpolation (OpenCV)", context=8),
         Entry("lanczos", "upscale", upscale.upscale_lanczos, "Lanczos-4 interpolation (OpenCV)", context=8),
         Entry("cnn-sr", "upscale", learned.upscale_cnn, "small EDSR + sub-pixel output, learned (Lim 2017)", context=24, learned=Learned("sr", "cnn-sr-x{scale}", "restoration.learned.recipes:SuperResolutionRecipe")),
+        # damage detection (kind "detect"): a mask and a confidence map per frame
+        Entry("detect-unet", "detect", learned_detectors.detect_learned, "every kind of damage, U-Net segmentation, learned (Ronneberger 2015)", context=64, learned=Learned("detect", "detect-unet", "restoration.learned.recipes:DetectRecipe")),
+        Entry("detect-classical", "detect", detect.detect_classical, "union of the classical detectors named in --kinds", context=160),
+        Entry("detect-holes", "detect", detect.detect_holes, "holes, tears, missing corners: flat regions cut off from their surroundings", context=64),
+        Entry("detect-scratches", "detect", detect.detect_scratches, "scratches, cracks, hairs: line integration and hysteresis (Kokaram 1998)", context=64),
+        Entry("detect-spots", "detect", detect.detect_spots, "dust and spots: top-hats with an area filter", context=64),
+        Entry("detect-stains", "detect", detect.detect_stains, "stains and blotches: departure from a smooth background (flags shadows too)", context=160),
+        Entry("detect-dead-pixels", "detect", detect.detect_dead_pixels, "detector faults: dead rows/columns, stuck pixels, impulse noise", context=8),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, "thin bright/dark curved scratches", repaired_by="inpaint"),
         Entry("blotches", "damage", dmg.simulate_blotches, "soft tinted stains", repaired_by="inpaint"),
         Entry("tears", "damage", dmg.simulate_tears, "missing jagged pieces", repaired_by="inpaint"),
+        Entry("cracks", "damage", dmg.simulate_cracks, "branching thin dark cracks", repaired_by="inpaint"),
+        Entry("dust", "damage", dmg.simulate_dust, "dust specks and hairs", repaired_by="inpaint"),
         Entry("gaussian", "damage", dmg.simulate_gaussian_noise, "additive Gaussian noise, sigma 0-255", repaired_by="denoise"),
         Entry("poisson", "damage", dmg.simulate_poisson_noise, "shot noise, sigma at mid-grey 0-255", repaired_by="denoise"),
         Entry("speckle", "damage", dmg.simulate_speckle_noise, "multiplicative noise, sigma 0-255", repaired_by="denoise"),
@@ -296,6 +310,7 @@ def _builtin_entries() -> list[Entry]:
         Entry("ssim", "metric", metrics.ssim, "SSIM, Wang et al. 11x11 Gaussian window (sigma 1.5), whole image"),
         Entry("hole_psnr", "metric", metrics.hole_psnr, "PSNR inside the damage mask (dB)"),
         Entry("hole_ssim", "metric", metrics.hole_ssim, "SSIM (11x11 Gaussian) inside the damage mask"),
+        Entry("detection", "metric", metrics.detection_scores, "precision, recall, F1, IoU of a damage mask against the true one (1-pixel tolerance)"),
     ]
     # fmt: on
 

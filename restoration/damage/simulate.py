@@ -195,6 +195,82 @@ def simulate_tears(image: np.ndarray, *, ratio: Ratio = (0.05, 0.2), rng=None, v
     return _paint(image, mask, 1.0, value_range), mask
 
 
+def simulate_dust(image: np.ndarray, *, ratio: Ratio = (0.002, 0.01), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
+    """Dust and specks: small dark or bright soft-edged blobs and short curled hairs.
+
+    Film and print dust is a few pixels across; each speck is opaque at its
+    centre and fades over a pixel or two. The mask covers every pixel the
+    speck changed visibly (more than 10 % of its opacity).
+    """
+    rng = _rng(rng)
+    h, w = image.shape[:2]
+    s = _size_scale(image.shape)
+    unit, prange = _unit(image, value_range)
+    alpha = np.zeros((h, w), np.float64)
+    shade = np.zeros((h, w), np.float64)
+
+    def speck(canvas):
+        blob = np.zeros((h, w), np.float32)
+        cx, cy = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+        if rng.random() < 0.75:  # a speck
+            axes = (max(1, int(rng.uniform(0.5, 3.0) * s)), max(1, int(rng.uniform(0.5, 3.0) * s)))
+            cv2.ellipse(blob, (cx, cy), axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
+        else:  # a hair: a short curled stroke
+            angle, x, y = rng.uniform(0, 2 * np.pi), float(cx), float(cy)
+            for _ in range(int(rng.integers(3, 8))):
+                angle += rng.normal(0, 0.8)
+                nx, ny = x + 4 * s * np.cos(angle), y + 4 * s * np.sin(angle)
+                cv2.line(blob, (int(x), int(y)), (int(nx), int(ny)), 1.0, 1)
+                x, y = nx, ny
+        blob = cv2.GaussianBlur(blob, (0, 0), 0.6)
+        strength = np.clip(blob * 1.4, 0, 1).astype(np.float64) * rng.uniform(0.6, 1.0)
+        visible = strength > 0.1
+        take = visible & (strength > alpha)
+        alpha[take] = strength[take]
+        shade[take] = rng.uniform(0.0, 0.12) if rng.random() < 0.7 else rng.uniform(0.88, 1.0)
+        canvas[visible] = 1
+
+    mask = _grow_mask((h, w), ratio, rng, speck, max_tries=2000)
+    a = alpha[..., None] if unit.ndim == 3 else alpha
+    t = shade[..., None] if unit.ndim == 3 else shade
+    damaged = np.where(mask[..., None] if unit.ndim == 3 else mask, (1 - a) * unit + a * t, unit)
+    return from_unit(damaged, prange, image.dtype), mask
+
+
+def simulate_cracks(image: np.ndarray, *, ratio: Ratio = (0.005, 0.03), rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
+    """Cracks in emulsion or paint: branching jagged dark lines, one or two pixels wide.
+
+    Each crack is a random walk that changes direction sharply and forks;
+    its pixels are pulled towards a dark ground by a random amount.
+    """
+    rng = _rng(rng)
+    h, w = image.shape[:2]
+    s = _size_scale(image.shape)
+    unit, prange = _unit(image, value_range)
+    depth = np.zeros((h, w), np.float64)
+
+    def crack(canvas):
+        before = canvas.copy()
+        stack = [(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * np.pi), int(rng.integers(8, 30)))]
+        width = max(1, int(round(rng.uniform(1, 2) * s)))
+        while stack:
+            x, y, angle, steps = stack.pop()
+            for _ in range(steps):
+                angle += rng.normal(0, 0.5)
+                nx, ny = x + rng.uniform(3, 8) * s * np.cos(angle), y + rng.uniform(3, 8) * s * np.sin(angle)
+                cv2.line(canvas, (int(x), int(y)), (int(nx), int(ny)), 1, width)
+                x, y = nx, ny
+                if rng.random() < 0.08 and len(stack) < 4:
+                    stack.append((x, y, angle + rng.choice([-1, 1]) * rng.uniform(0.5, 1.2), int(rng.integers(4, 15))))
+        new = (canvas > 0) & (before == 0)
+        depth[new] = rng.uniform(0.5, 0.95)
+
+    mask = _grow_mask((h, w), ratio, rng, crack)
+    d = depth[..., None] if unit.ndim == 3 else depth
+    damaged = np.where(mask[..., None] if unit.ndim == 3 else mask, unit * (1 - d) + d * 0.04, unit)  # the dark ground shows through
+    return from_unit(damaged, prange, image.dtype), mask
+
+
 def _full(image: np.ndarray) -> np.ndarray:
     return np.ones(image.shape[:2], bool)
 

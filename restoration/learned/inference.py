@@ -190,3 +190,10 @@ def vae_run(net):
         return torch.where(m > 0.5, net.decode(mu), x)
 
     return run
+
+
+def damage_probability(gray: np.ndarray, *, net, tile: int) -> np.ndarray:
+    """Per-pixel probability of damage of a [0, 1] gray plane, float32, by the segmentation network ``net``."""
+    with torch.inference_mode():
+        logits = run_tiled(net, [_plane_tensor(gray)], tile=tile, multiple=net.multiple)
+    return torch.sigmoid(logits)[0, 0].cpu().numpy().astype(np.float32)

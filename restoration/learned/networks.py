@@ -281,6 +281,55 @@ class ConvVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
+class DamageSegmenter(nn.Module):
+    """A small U-Net that gives, per pixel, the logit of "this pixel is damaged".
+
+    The image is first folded into 4 half-resolution channels (2x2 pixel
+    unshuffle: lossless, so a one-pixel scratch survives, at a quarter of
+    the cost of working at full resolution); then ``levels`` down-sampling
+    steps (stride-2 convolutions) of two 3x3 convolutions each, doubling
+    the width, and back up with bilinear up-sampling and skip connections;
+    4 logits per half-resolution pixel are unfolded back to full
+    resolution. Group normalisation, so that a single image scores the
+    same alone or in a batch.
+
+    References
+    ----------
+    Ronneberger, Fischer and Brox, "U-Net: convolutional networks for
+    biomedical image segmentation", MICCAI 2015.
+    """
+
+    def __init__(self, *, width: int = 24, levels: int = 3):
+        super().__init__()
+        self.multiple = 2 ** (levels + 1)
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.SiLU(inplace=True),
+                nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.SiLU(inplace=True),
+            )  # fmt: skip
+
+        widths = [width * 2**k for k in range(levels + 1)]
+        self.inlet = block(4, widths[0])
+        self.down = nn.ModuleList(nn.Conv2d(widths[k], widths[k + 1], 3, stride=2, padding=1) for k in range(levels))
+        self.down_blocks = nn.ModuleList(block(widths[k + 1], widths[k + 1]) for k in range(levels))
+        self.up_blocks = nn.ModuleList(block(widths[k + 1] + widths[k], widths[k]) for k in reversed(range(levels)))
+        self.outlet = nn.Conv2d(widths[0], 4, 1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 1, H, W) for ``image`` (N, 1, H, W) in [0, 1]; H, W multiples of :attr:`multiple`."""
+        x = self.inlet(F.pixel_unshuffle(image - 0.5, 2))
+        skips = [x]
+        for down, blk in zip(self.down, self.down_blocks):
+            x = blk(down(x))
+            skips.append(x)
+        skips.pop()
+        for blk in self.up_blocks:
+            skip = skips.pop()
+            x = blk(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1))
+        return F.pixel_shuffle(self.outlet(x), 2)
+
+
 #: Architectures by the name written in model cards.
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "Denoiser": Denoiser,
@@ -288,6 +337,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "InpaintGenerator": InpaintGenerator,
     "PatchDiscriminator": PatchDiscriminator,
     "ConvVAE": ConvVAE,
+    "DamageSegmenter": DamageSegmenter,
 }
 
 

@@ -348,6 +348,151 @@ class VAERecipe(HoleFillingRecipe):
         return torch.where(mask > 0.5, net.decode(mu), damaged)
 
 
+#: Damage the detector learns, drawn by the damage module's own simulators (holes and tears get random fills).
+DETECT_KINDS = ("holes", "tears", "scratches", "cracks", "dust", "blotches", "salt-pepper", "dead-lines")
+#: Side of the canvas damage is drawn on before a training crop is cut from it (strokes scale with it).
+DETECT_CANVAS = 256
+#: Thresholds tried on the validation crops; the best F1's goes into the model card.
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(2, 19))
+
+
+def _dead_lines(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A few dead or stuck rows or columns (detector faults), at a constant or offset value."""
+    out, mask = image.copy(), np.zeros(image.shape, bool)
+    for _ in range(int(rng.integers(1, 4))):
+        index = int(rng.integers(0, image.shape[0]))
+        target = (out, mask) if rng.random() < 0.5 else (out.T, mask.T)
+        if rng.random() < 0.5:
+            target[0][index] = rng.uniform(0, 1)
+        else:
+            target[0][index] = np.clip(target[0][index] + rng.choice([-1, 1]) * rng.uniform(0.1, 0.5), 0, 1)
+        target[1][index] = True
+    return out, mask
+
+
+def damage_for_detection(clean: np.ndarray, rng: np.random.Generator, *, kinds=DETECT_KINDS) -> tuple[np.ndarray, np.ndarray]:
+    """A [0, 1] plane damaged by a random mix of ``kinds`` at random strength, and the mask of what changed.
+
+    The clean plane first gets a random tone curve (contrast, brightness,
+    gamma, sometimes inverted), holes and tears a random fill (often, not
+    always, black or white), and every kind a random opacity, so that a
+    network learns the shapes and edges of damage rather than "white is
+    damage"; about one plane in six stays clean, and mild noise is added
+    after the damage half of the time (damage on a real scan is grainy too).
+    """
+    plane = np.clip(clean, 0, 1)
+    low, high = sorted(rng.uniform(0, 1, 2))
+    if high - low < 0.3:
+        low, high = 0.0, 1.0
+    plane = low + (high - low) * plane ** rng.uniform(0.6, 1.6)
+    if rng.random() < 0.15:
+        plane = 1.0 - plane
+    mask = np.zeros(plane.shape, bool)
+    if rng.random() >= 1 / 6:
+        from restoration.damage import simulate
+
+        for kind in rng.choice(kinds, size=int(rng.integers(1, 4)), replace=False):
+            if kind in ("holes", "tears"):
+                simulator = simulate.simulate_holes if kind == "holes" else simulate.simulate_tears
+                _, new = simulator(np.zeros(plane.shape, np.uint8), ratio=(0.01, 0.15), rng=rng)
+                fill = rng.choice([0.0, 1.0]) if rng.random() < 0.6 else rng.uniform(0, 1)
+                damaged = np.where(new, fill, plane)
+            elif kind == "dead-lines":
+                damaged, new = _dead_lines(plane, rng)
+            else:
+                simulator = {
+                    "scratches": simulate.simulate_scratches, "cracks": simulate.simulate_cracks, "dust": simulate.simulate_dust,
+                    "blotches": simulate.simulate_blotches, "salt-pepper": simulate.simulate_salt_pepper,
+                }[kind]  # fmt: skip
+                ratio = (0.001, 0.01) if kind == "salt-pepper" else None
+                damaged, new = simulator(plane, rng=rng, value_range=(0.0, 1.0), **({"ratio": ratio} if ratio else {}))
+                damaged = plane + rng.uniform(0.5, 1.0) * (damaged - plane) if kind != "salt-pepper" else damaged
+                new &= np.abs(damaged - plane) > 0.02  # what does not show is not damage to find
+            plane, mask = damaged, mask | new
+    if rng.random() < 0.5:
+        plane = plane + rng.normal(0, rng.uniform(0, 6) / 255, plane.shape)
+    return np.clip(plane, 0, 1).astype(np.float32), mask
+
+
+def _f1_at(probabilities: list[np.ndarray], masks: list[np.ndarray], threshold: float) -> tuple[float, float]:
+    """F1 and IoU over all validation crops pooled, with the 1-pixel tolerance of :func:`restoration.metrics.detection_scores`."""
+    from restoration.metrics import detection_counts
+
+    counts = np.array([detection_counts(truth, prob >= threshold, tolerance=1) for prob, truth in zip(probabilities, masks)])
+    correct, found, predicted_total, true_total = (int(v) for v in counts.sum(axis=0))
+    precision = correct / predicted_total if predicted_total else 0.0
+    recall = found / true_total if true_total else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    tp = 0.5 * (correct + found)
+    union = tp + (predicted_total - correct) + (true_total - found)
+    return f1, (tp / union if union else 0.0)
+
+
+@dataclass
+class DetectRecipe(Recipe):
+    """Damage segmentation: clean crops damaged on the fly by every simulator, a pixel-wise mask to predict.
+
+    Loss: binary cross-entropy plus soft Dice (damage is a few per cent of
+    the pixels; Dice keeps the rare class from being ignored). Validation
+    sweeps the decision threshold over :data:`THRESHOLDS` on fixed damaged
+    crops and reports the best F1 (1-pixel tolerance) with its threshold,
+    which the trained model's card keeps as ``decision_threshold``.
+
+    References
+    ----------
+    Milletari, Navab and Ahmadi, "V-Net", 3DV 2016 (Dice loss).
+    """
+
+    task: str = "detect"
+
+    def networks(self, options):
+        return {"net": ("DamageSegmenter", {"width": 24, "levels": 3, **options})}
+
+    def batch(self, images, *, seed, step, batch_size, patch, self_supervised):
+        if self_supervised:
+            raise ValueError("damage detection learns from clean images damaged on the fly; it has no self-supervised mode")
+        rng = batch_rng(seed, step)
+        sampler = PatchSampler(images)
+        inputs, targets = [], []
+        canvas = max(DETECT_CANVAS, patch)
+        for _ in range(batch_size):
+            crop, _ = sampler.crop(canvas, rng)
+            damaged, mask = damage_for_detection(crop, rng)
+            y, x = rng.integers(0, canvas - patch + 1, size=2)
+            inputs.append(damaged[y : y + patch, x : x + patch])
+            targets.append(mask[y : y + patch, x : x + patch])
+        return {"input": np.stack(inputs), "target": np.stack(targets).astype(np.float32)}
+
+    def step(self, nets, optimizers, batch, *, autocast, generator):
+        with autocast():
+            logits = nets["net"](batch["input"])
+        logits, target = logits.float(), batch["target"]
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        prob = torch.sigmoid(logits)
+        dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
+        loss = bce + dice
+        _optimise(optimizers["net"], loss)
+        return {"loss": loss.item(), "bce": bce.item(), "dice": dice.item()}
+
+    def validation_set(self, images, *, seed):
+        items = []
+        rng = batch_rng(seed, 0, "validation-detect")
+        sampler = PatchSampler(images)
+        for _ in range(2 * VALIDATION_CROPS):
+            crop, _ = sampler.crop(DETECT_CANVAS, rng, augment=False)
+            damaged, mask = damage_for_detection(crop, rng)
+            items.append({"input": damaged, "target": mask})
+        return items
+
+    @torch.no_grad()
+    def validate(self, net, items, device):
+        probabilities = [torch.sigmoid(net(_tensor(item["input"][None]).to(device)))[0, 0].float().cpu().numpy() for item in items]
+        masks = [item["target"] for item in items]
+        scored = [(threshold, *_f1_at(probabilities, masks, threshold)) for threshold in THRESHOLDS]
+        threshold, f1, iou = max(scored, key=lambda row: (row[1], -abs(row[0] - 0.5)))
+        return {"f1": f1, "iou": iou, "threshold": threshold}
+
+
 def recipe_for(task: str, *, scale: int = 2) -> Recipe:
     """The recipe of ``task``: the one its learned restorer's registry entry names (:class:`restoration.registry.Learned`)."""
     import importlib

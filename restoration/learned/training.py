@@ -350,6 +350,8 @@ def _card(
             "validation_held_out": held_out,
         },
         "validation": state.validations[-1] if state.validations else None,
+        # A detector's decision threshold: the one validation found best (its F1 is in "validation").
+        **({"decision_threshold": state.validations[-1]["threshold"]} if state.validations and "threshold" in state.validations[-1] else {}),
         "validation_history": state.validations,
         "versions": versions(),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
