@@ -1,4 +1,4 @@
-"""The deployments: a nightly ``restore`` of the archive folder, a weekly ``benchmark``, an on-demand ``train``.
+"""The deployments: a nightly ``restore`` of the archive folder, a nightly ``restore-archive`` of an unmarked one, a weekly ``benchmark``, an on-demand ``train``.
 
 Everything about them comes from one TOML file (``deployments/schedule.toml``
 by default, or the file named by ``ARCHIVE_RESTORE_SCHEDULE``), validated by
@@ -47,6 +47,28 @@ class RestoreSchedule(_Section):
         return self
 
 
+class RestoreArchiveSchedule(_Section):
+    """The nightly ``restore-archive`` of an unmarked archive: damage found, inpainted, denoised where noisy, reported."""
+
+    input: str = Field(validation_alias=AliasChoices("input", "archive"), description="Folder, .zip or .tar of the archive; it keeps growing.")
+    output: str = Field(description="Output folder: restored/, masks/, synthesised/, report/.")
+    detect: str = "detect-unet"
+    inpaint: str = "telea"
+    denoise: str = "nlm"
+    masks: str | None = Field(None, description="Folder of supplied (e.g. corrected) masks, used where present.")
+    cron: str = "0 3 * * *"
+
+    @model_validator(mode="after")
+    def _known_methods(self):
+        from restoration.registry import DETECT, REGISTRY
+
+        REGISTRY.get(self.detect, kind=DETECT)
+        REGISTRY.get(self.inpaint, kind="inpaint")
+        if self.denoise != "none":
+            REGISTRY.get(self.denoise, kind="denoise")
+        return self
+
+
 class BenchmarkSchedule(_Section):
     """The weekly benchmark: every method on identical simulated damage."""
 
@@ -63,7 +85,7 @@ class TrainDeployment(_Section):
 
     data: str
     output: str
-    task: Literal["denoise", "sr", "inpaint", "vae"] = "denoise"
+    task: Literal["denoise", "sr", "inpaint", "vae", "detect"] = "denoise"
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(16, ge=1)
     patch: int = Field(64, ge=16)
@@ -79,6 +101,7 @@ class ScheduleConfig(_Section):
     restore: RestoreSchedule
     benchmark: BenchmarkSchedule
     train: TrainDeployment
+    restore_archive: RestoreArchiveSchedule | None = Field(None, validation_alias=AliasChoices("restore-archive", "restore_archive"))
 
     @field_validator("timezone")
     @classmethod
@@ -103,7 +126,7 @@ def load_config(path: os.PathLike | str | None = None) -> ScheduleConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the schedule: {exc}") from None
     base = path.resolve().parent
-    for section, keys in {"restore": ("input", "archive", "output", "masks"), "benchmark": ("input", "archive", "output"), "train": ("data", "output")}.items():
+    for section, keys in {"restore": ("input", "archive", "output", "masks"), "benchmark": ("input", "archive", "output"), "train": ("data", "output"), "restore-archive": ("input", "archive", "output", "masks")}.items():
         for key in keys:
             value = raw.get(section, {}).get(key)
             if value:
@@ -143,9 +166,29 @@ class DeploymentSpec:
 
 
 def deployment_specs(config: ScheduleConfig) -> list[DeploymentSpec]:
-    """The three deployments of ``config``; the flows' parameter names, once."""
+    """The deployments of ``config``; the flows' parameter names, once."""
     restore, bench, train = config.restore, config.benchmark, config.train
-    return [
+    unmarked = config.restore_archive
+    specs = []
+    if unmarked is not None:
+        specs.append(
+            DeploymentSpec(
+                "nightly-repair",
+                "flows/restore_archive.py:restore_archive_flow",
+                f"Find and repair the damage in new and changed files of {unmarked.input} every night ({unmarked.detect}, {unmarked.inpaint}, {unmarked.denoise}).",
+                {
+                    "archive": unmarked.input,
+                    "output": unmarked.output,
+                    "detect": unmarked.detect,
+                    "inpaint": unmarked.inpaint,
+                    "denoise": unmarked.denoise,
+                    "masks": unmarked.masks,
+                    "workers": config.workers,
+                },
+                unmarked.cron,
+            )
+        )
+    return specs + [
         DeploymentSpec(
             "nightly",
             "flows/restore.py:restore_flow",

@@ -335,6 +335,72 @@ def restore(
 app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale")))  # RESTORER_KINDS, without importing the registry at start-up
 
 
+def detect(
+    input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
+    output: Annotated[Path, typer.Argument(help="Output folder: OUTPUT/<rel dir>/<stem>.png masks (what restore --masks reads), OUTPUT/confidence/.")],
+    method: Annotated[Optional[str], typer.Option("--method", help="Detector (see `methods`; default: the best by the benchmark, detect-unet).")] = None,
+    workers: Workers = None,
+    task_runner: TaskRunner = None,
+    dask_address: DaskAddress = None,
+    options: dict | None = None,
+) -> None:
+    """Find the damage in every image: a mask (nonzero = damaged) and a confidence map per file.
+
+    Correct a mask in any paint program and pass the folder to `restore
+    --masks` or `restore-archive --masks`: only the files whose mask changed
+    are redone.
+    """
+    from flows.detect import DEFAULT_DETECTOR
+
+    method = method or DEFAULT_DETECTOR
+    _check(method, "detect")
+    options = _checked_options(method, options or {})
+    _check_output(input, output)
+    from flows.detect import detect_flow
+
+    flow = _runner(detect_flow, workers, task_runner, dask_address)
+    records = _run_flow(flow, str(input), str(output), method, options=options, workers=workers)
+    raise typer.Exit(_report_failures(records, f"detect {method}"))
+
+
+app.command("detect")(RegistryOptions(detect, ("detect",)))
+
+
+@app.command("restore-archive")
+def restore_archive(
+    archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of images nobody has marked.")],
+    output: Annotated[Path, typer.Argument(help="Output folder: restored/, masks/, synthesised/, report/.")],
+    detect: Annotated[Optional[str], typer.Option("--detect", help="Detector (default: detect-unet).")] = None,
+    inpaint: Annotated[Optional[str], typer.Option("--inpaint", help="Inpainter (default: telea).")] = None,
+    denoise: Annotated[Optional[str], typer.Option("--denoise", help="Denoiser used when the estimated noise calls for it, or none (default: nlm).")] = None,
+    masks: Annotated[Optional[Path], typer.Option(help="Supplied masks (e.g. from `detect`, corrected): used where present, detection elsewhere.")] = None,
+    workers: Workers = None,
+    task_runner: TaskRunner = None,
+    dask_address: DaskAddress = None,
+) -> None:
+    """Restore an unmarked archive: condition report, damage found (or supplied), inpainted, denoised where noisy, report and contact sheet."""
+    from flows.restore_archive import DEFAULT_DENOISER, DEFAULT_DETECTOR, DEFAULT_INPAINTER
+
+    detect, inpaint, denoise = detect or DEFAULT_DETECTOR, inpaint or DEFAULT_INPAINTER, denoise or DEFAULT_DENOISER
+    _check(detect, "detect")
+    _check(inpaint, "inpaint")
+    if denoise != "none":
+        _check(denoise, "denoise")
+    for name in (detect, inpaint, denoise):
+        if name != "none":
+            _checked_options(name, {})  # a learned method without its model is refused here, before any work
+    _check_output(archive, output, masks=masks)
+    from flows.restore_archive import restore_archive_flow
+
+    flow = _runner(restore_archive_flow, workers, task_runner, dask_address)
+    records = _run_flow(
+        flow, str(archive), str(output), detect=detect, inpaint=inpaint, denoise=denoise, masks=str(masks) if masks else None, workers=workers
+    )
+    code = _report_failures(records, "restore-archive")
+    typer.echo(f"report: {output / 'report' / 'report.md'}")
+    raise typer.Exit(code)
+
+
 @app.command()
 def evaluate(
     restored: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of restored images.")],
@@ -374,7 +440,7 @@ def package_images(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr or vae.")],
+    task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr, vae or detect.")],
     data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Folder of training images.")],
     output: Annotated[Path, typer.Option("--output", "--out", help="Model directory to write.")],
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
@@ -392,7 +458,7 @@ def train(
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
-    """Train a learned restorer; OUTPUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
+    """Train a learned restorer or detector; OUTPUT gets weights.pt, model.json, checkpoint.pt, loss.png."""
     from restoration.learned.catalog import ModelFileError
     from restoration.learned.training import TrainingSettings
 

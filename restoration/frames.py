@@ -230,3 +230,71 @@ def _check_shape(entry, frame: np.ndarray, out: np.ndarray) -> None:
     expected = (h * max(scale, 1), w * max(scale, 1)) + frame.shape[2:]
     if out.shape != expected or (entry.kind != "upscale" and scale != 1):
         raise ValueError(f"{entry.name} returned an array of shape {out.shape} for a frame of shape {frame.shape}")
+
+
+def detect_frame(
+    entry,
+    frame: np.ndarray,
+    *,
+    options: dict[str, Any] | None = None,
+    value_range: PixelRange | tuple[float, float] | None = None,
+):
+    """Find the damage in one frame with the registry ``entry`` (a detector): its :class:`~restoration.damage.detect.Detection`.
+
+    As :func:`restore_frame` does for restorers: the frame's value range
+    (computed once) goes to the detector and to each tile; non-finite
+    pixels ("no data") are shown to the detector as their nearest finite
+    neighbour and are never flagged; frames narrower than :data:`MIN_SIDE`
+    are edge-padded; frames above :data:`WHOLE_FRAME_PIXELS` are cut into
+    tiles of :data:`TILE` pixels with a margin of the detector's context, so
+    memory stays bounded. The answer's shape is checked.
+    """
+    from restoration.damage.detect import Detection
+
+    options = dict(options or {})
+    if entry.takes_value_range:
+        options["value_range"] = range_of(frame, value_range)
+    bad = None
+    if np.issubdtype(frame.dtype, np.floating) and not np.isfinite(frame).all():
+        bad = ~(np.isfinite(frame).all(axis=2) if frame.ndim == 3 else np.isfinite(frame))
+        if bad.all():
+            shape = frame.shape[:2]
+            return Detection(np.zeros(shape, bool), np.zeros(shape, np.float32))
+        nearest = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+        frame = frame[tuple(nearest)]
+        if frame.ndim == 3:
+            frame = np.where(np.isfinite(frame), frame, np.nanmedian(frame))
+    mask, confidence = _detect_sized(entry, frame, options)
+    if bad is not None:
+        mask, confidence = mask & ~bad, np.where(bad, 0.0, confidence).astype(np.float32)
+    return Detection(mask, confidence)
+
+
+def _detect_sized(entry, frame: np.ndarray, options: dict) -> tuple[np.ndarray, np.ndarray]:
+    h, w = frame.shape[:2]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        pad = ((0, max(0, MIN_SIDE - h)), (0, max(0, MIN_SIDE - w)))
+        padded = np.pad(frame, pad + ((0, 0),) * (frame.ndim - 2), mode="edge")
+        mask, confidence = _detect_sized(entry, padded, options)
+        return mask[:h, :w], confidence[:h, :w]
+    if h * w <= _whole_limit(entry):
+        return _call_detector(entry, frame, options)
+    halo = int(entry.context)
+    mask = np.zeros((h, w), bool)
+    confidence = np.zeros((h, w), np.float32)
+    for y0 in range(0, h, TILE):
+        for x0 in range(0, w, TILE):
+            y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
+            Y0, X0, Y1, X1 = max(0, y0 - halo), max(0, x0 - halo), min(h, y1 + halo), min(w, x1 + halo)
+            tile_mask, tile_confidence = _call_detector(entry, frame[Y0:Y1, X0:X1], options)
+            mask[y0:y1, x0:x1] = tile_mask[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+            confidence[y0:y1, x0:x1] = tile_confidence[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+    return mask, confidence
+
+
+def _call_detector(entry, frame: np.ndarray, options: dict) -> tuple[np.ndarray, np.ndarray]:
+    mask, confidence = entry.func(frame, **options)
+    mask, confidence = np.asarray(mask), np.asarray(confidence)
+    if mask.shape != frame.shape[:2] or confidence.shape != frame.shape[:2]:
+        raise ValueError(f"{entry.name} returned a mask of shape {mask.shape} and confidence of shape {confidence.shape} for a frame of shape {frame.shape}")
+    return mask.astype(bool, copy=False), np.clip(confidence, 0, 1).astype(np.float32, copy=False)

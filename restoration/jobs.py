@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar, overload
 
-from restoration.pipeline import METRICS_VERSION, RestoreSettings, damage_file, evaluate_file, restore_file
+from restoration.pipeline import METRICS_VERSION, RepairSettings, RestoreSettings, damage_file, detect_file, evaluate_file, repair_file, restore_file
 from restoration.provenance import content_sha256, finished_records, job_key, write_sidecar
 
 Status = Literal["ok", "failed", "left-out"]
+#: Values of a record that name files the step wrote (checked by the provenance before a skip).
+WRITTEN = ("output", "mask", "confidence", "synthesised")
 Run = Literal["new", "changed", "skipped"]
 
 
@@ -56,6 +58,10 @@ class Record:
     def mask(self) -> str | None:
         """The mask the step wrote, if any."""
         return self.values.get("mask")
+
+    def written(self) -> list[str]:
+        """Every file the step wrote (its output, mask, confidence map, map of synthesised pixels)."""
+        return [self.values[key] for key in WRITTEN if self.values.get(key)]
 
     def row(self) -> dict[str, Any]:
         """One flat table row: path, labels, values, status, run, error."""
@@ -234,6 +240,61 @@ class RestoreJob(Job):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DetectJob(Job):
+    """Find the damage in ``input``: its mask into ``output``, its confidence map into ``confidence``."""
+
+    step: ClassVar[str] = "detect"
+    input: str
+    output: str
+    confidence: str
+    settings: RestoreSettings
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"input": self.input}
+
+    def key_settings(self) -> dict[str, Any]:
+        return self.settings.key()
+
+    def run(self) -> list[dict[str, Any]]:
+        return [detect_file(Path(self.input), Path(self.output), Path(self.confidence), rel=self.rel, settings=self.settings)]
+
+    @property
+    def name(self) -> str:
+        return f"{self.settings.method}-{self.rel}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RepairJob(Job):
+    """Restore an unmarked file (``restore-archive``): its mask found, or read from ``mask`` when supplied.
+
+    A supplied mask is one of the job's inputs: a curator who corrects it
+    in a paint program and reruns has that file, and only that file, redone.
+    """
+
+    step: ClassVar[str] = "repair"
+    input: str
+    output: str
+    mask_output: str
+    synthesised: str
+    mask: str | None = None
+    settings: RepairSettings
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"input": self.input, "mask": self.mask}
+
+    def key_settings(self) -> dict[str, Any]:
+        return self.settings.key()
+
+    def run(self) -> list[dict[str, Any]]:
+        return [
+            repair_file(
+                Path(self.input), Path(self.output), Path(self.mask_output), Path(self.synthesised), rel=self.rel,
+                settings=self.settings, mask_path=Path(self.mask) if self.mask else None,
+            )
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class EvaluationJob(Job):
     """Score ``test`` against ``reference``, whole and inside ``mask``: one record per frame."""
 
@@ -286,6 +347,6 @@ def run_recorded(job: Job) -> list[Record]:
         write_sidecar(
             job.sidecar, key=key, rel=job.rel, settings=settings, records=[r.as_json() for r in records],
             inputs={role: {"path": inputs[role], "sha256": sha} for role, sha in hashes.items()},
-            outputs=[p for r in records for p in (r.output, r.mask) if p],
+            outputs=[p for r in records for p in r.written()],
         )  # fmt: skip
     return records

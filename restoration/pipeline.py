@@ -20,20 +20,21 @@ from typing import Any
 import numpy as np
 
 from restoration import __version__
-from restoration.frames import restore_frame
+from restoration.frames import detect_frame, restore_frame
 from restoration.io import (
     UnreadableImageError,
     max_pixels,
     read_image_file,
     read_mask_file,
     write_image_file,
+    write_map_file,
     write_mask_file,
 )
 from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
 from restoration.options import MAX_PIXELS_ENV
 from restoration.pixels import pixel_range
-from restoration.registry import REGISTRY, RESTORER_KINDS
+from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,8 @@ class RestoreSettings:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def restore_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
-    """The :class:`RestoreSettings` of a run: options checked once, the learned method's model chosen once.
+def method_settings(method: str, options: dict[str, Any], *, kinds: str | tuple[str, ...] = RESTORER_KINDS) -> RestoreSettings:
+    """The :class:`RestoreSettings` of a run of ``method`` (of one of ``kinds``): options checked once, a learned method's model chosen once.
 
     ``model_dir`` is the ``model`` given or the shipped default, and every
     file's call gets it.
@@ -130,7 +131,7 @@ def restore_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
     restoration.registry.RegistryError
         For an unknown method or a bad option.
     """
-    entry = REGISTRY.get(method, kind=RESTORER_KINDS)
+    entry = REGISTRY.get(method, kind=kinds)
     opts = entry.check_options(options)
     if entry.learned is None:
         return RestoreSettings(method=method, options=opts)
@@ -140,9 +141,39 @@ def restore_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
     directory = model_directory(entry, opts)
     try:
         sha = content_sha256(weights_path(directory))
-    except (OSError, ModelFileError):  # restore_file reports the missing model per file
+    except (OSError, ModelFileError):  # the file step reports the missing model per file
         sha = "missing"
     return RestoreSettings(method=method, options=opts, model_dir=str(directory), model_sha256=sha)
+
+
+def restore_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
+    """:func:`method_settings` of a restorer (inpainter, denoiser or upscaler)."""
+    return method_settings(method, options, kinds=RESTORER_KINDS)
+
+
+def detect_settings(method: str, options: dict[str, Any]) -> RestoreSettings:
+    """:func:`method_settings` of a detector."""
+    return method_settings(method, options, kinds=DETECT)
+
+
+def _run_options(entry, settings: RestoreSettings) -> dict[str, Any]:
+    """A method's checked options for a file, with the model the run chose (learned methods)."""
+    opts = entry.check_options(settings.options)
+    if entry.learned is not None:
+        from restoration.learned.catalog import model_directory
+
+        opts["model"] = str(settings.model_dir or model_directory(entry, opts))
+    return opts
+
+
+def _check_model(entry, opts: dict[str, Any], settings: RestoreSettings, src: Path) -> str | None:
+    """The sha256 of the weights a learned method loaded; the file fails if they are not the ones the run chose."""
+    if entry.learned is None:
+        return None
+    loaded = _loaded_model_sha256(entry, opts["model"])
+    if settings.model_sha256 not in (None, "missing") and loaded != settings.model_sha256:
+        raise FileStepError(f"{src}: the model's weights changed during the run (expected sha256 {settings.model_sha256[:16]}, loaded {loaded[:16]})")
+    return loaded
 
 
 def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, seed: int, options: dict[str, Any]) -> dict:
@@ -308,3 +339,144 @@ def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: st
         row["ratio_bin"] = ratio_bin(row["hole_ratio"])
         rows.append(row)
     return rows
+
+
+def detect_file(src: Path, mask_dst: Path, confidence_dst: Path, *, rel: str, settings: RestoreSettings) -> dict:
+    """Find the damage in every frame of ``src`` with the detector of ``settings``.
+
+    Writes the mask to ``mask_dst`` (0/255 PNG, nonzero = damaged; a
+    multi-page TIFF for a multi-frame file: the layout ``restore --masks``
+    reads) and the confidence, scaled to 0-255, to ``confidence_dst`` in the
+    same form.
+    """
+    entry = REGISTRY.get(settings.method, kind=DETECT)
+    opts = _run_options(entry, settings)
+    image = _read(Path(src))
+    start = time.perf_counter()
+    masks, confidences = [], []
+    for index, frame in enumerate(image.frames):
+        try:
+            found = detect_frame(entry, frame, options=opts, value_range=image.value_range(index))
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # whatever a detector raises fails this file only
+            raise _method_failed(src, settings.method, index, exc) from exc
+        masks.append(found.mask)
+        confidences.append(np.rint(found.confidence * 255).astype(np.uint8))
+    record = {"path": rel, "method": settings.method, "seconds": time.perf_counter() - start, "frames": len(masks)}
+    record["damaged"] = float(np.mean([m.mean() for m in masks]))
+    sha = _check_model(entry, opts, settings, src)
+    if sha:
+        record["model_sha256"] = sha
+    record["output"] = str(write_mask_file(masks, mask_dst))
+    record["confidence"] = str(write_map_file(confidences, confidence_dst))
+    return record
+
+
+#: Values of a map of synthesised pixels: filled by inpainting, changed by denoising only, original.
+SYNTHESISED, DENOISED, ORIGINAL = 255, 96, 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepairSettings:
+    """What ``restore-archive`` does to each file: detect (or read the supplied mask), inpaint, denoise when the noise calls for it.
+
+    ``detector`` is None when masks are supplied; ``denoiser`` None never
+    denoises; a frame is denoised when its estimated noise sigma (0-255
+    scale of its range) is above ``noise_threshold``.
+    """
+
+    detector: RestoreSettings | None
+    inpainter: RestoreSettings
+    denoiser: RestoreSettings | None
+    noise_threshold: float = 4.0
+
+    def key(self) -> dict[str, Any]:
+        """The settings as they enter the job key."""
+        return {
+            "detector": self.detector.key() if self.detector else None,
+            "inpainter": self.inpainter.key(),
+            "denoiser": self.denoiser.key() if self.denoiser else None,
+            "noise_threshold": self.noise_threshold,
+        }
+
+
+def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, rel: str, settings: RepairSettings, mask_path: Path | None = None) -> dict:
+    """Restore an unmarked file: condition, damage mask (found or supplied), inpainting, denoising if noisy.
+
+    Writes the restored file to ``dst`` (same format, bit depth and
+    metadata), the damage mask to ``mask_dst`` and the map of what changed
+    to ``synthesised_dst``: :data:`SYNTHESISED` where pixels were invented
+    by inpainting, :data:`DENOISED` where denoising only adjusted them,
+    :data:`ORIGINAL` where they are the input's. Returns the file's
+    condition (means over its frames: damage fraction by kind, noise sigma,
+    sharpness, clipped fraction), what was done, and the time it took.
+    """
+    from restoration.condition import condition_of
+    from restoration.damage.detect import detect_by_kind
+
+    image = _read(Path(src))
+    supplied = None
+    if mask_path is not None:
+        try:
+            supplied = read_mask_file(mask_path, image)
+        except (ValueError, UnreadableImageError) as exc:
+            raise FileStepError(str(exc)) from exc
+    elif settings.detector is None:
+        raise FileStepError(f"{src}: no mask was supplied for {rel} and no detector was chosen")
+    detector = REGISTRY.get(settings.detector.method, kind=DETECT) if settings.detector else None
+    inpainter = REGISTRY.get(settings.inpainter.method, kind="inpaint")
+    denoiser = REGISTRY.get(settings.denoiser.method, kind="denoise") if settings.denoiser else None
+    detect_opts = _run_options(detector, settings.detector) if detector else None
+    inpaint_opts = _run_options(inpainter, settings.inpainter)
+    denoise_opts = _run_options(denoiser, settings.denoiser) if denoiser else None
+    start = time.perf_counter()
+    restored, masks, maps, conditions, denoised = [], [], [], [], []
+    for index, frame in enumerate(image.frames):
+        prange = image.value_range(index)
+        step = "condition"
+        try:
+            by_kind = detect_by_kind(np.nan_to_num(frame) if np.issubdtype(frame.dtype, np.floating) else frame, value_range=prange)
+            conditions.append(condition_of(frame, value_range=prange, detections=by_kind))
+            step = settings.detector.method if detector else "mask"
+            mask = supplied[index] if supplied is not None else detect_frame(detector, frame, options=detect_opts, value_range=prange).mask
+            out = frame
+            if mask.any() and not mask.all():
+                step = settings.inpainter.method
+                out = restore_frame(inpainter, frame, mask=mask, options=inpaint_opts, alpha=image.alpha, value_range=prange)
+            noisy = denoiser is not None and conditions[-1]["noise_sigma"] > settings.noise_threshold
+            if noisy:
+                step = settings.denoiser.method
+                out = restore_frame(denoiser, out, options=denoise_opts, alpha=image.alpha, value_range=prange)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # whatever a method raises fails this file only
+            raise _method_failed(src, step, index, exc) from exc
+        restored.append(_keep_depth(out, frame.dtype, image.bit_depth))
+        masks.append(mask)
+        maps.append(np.where(mask, SYNTHESISED, DENOISED if noisy else ORIGINAL).astype(np.uint8))
+        denoised.append(noisy)
+    seconds = time.perf_counter() - start
+    for entry, opts, chosen in ((detector, detect_opts, settings.detector), (inpainter, inpaint_opts, settings.inpainter), (denoiser, denoise_opts, settings.denoiser)):
+        if entry is not None:
+            _check_model(entry, opts, chosen, src)
+    record = {"path": rel, **{k: float(np.mean([c[k] for c in conditions])) for k in conditions[0]}}
+    record.update(
+        damaged=float(np.mean([m.mean() for m in masks])),
+        detect=settings.detector.method if supplied is None else "supplied mask",
+        inpaint=settings.inpainter.method,
+        denoise=settings.denoiser.method if any(denoised) else "",
+        seconds=seconds,
+        frames=len(restored),
+    )
+    done = [record["detect"], settings.inpainter.method] + ([settings.denoiser.method] if any(denoised) else [])
+    derivation = f"archive-restoration {__version__} restore-archive: {', '.join(done)}"
+    _release_pixels(image)
+    try:
+        write_image_file(image, restored, dst, derivation=derivation)
+    except ValueError as exc:
+        raise FileStepError(str(exc)) from exc
+    record["output"] = str(dst)
+    record["mask"] = str(write_mask_file(masks, mask_dst))
+    record["synthesised"] = str(write_map_file(maps, synthesised_dst))
+    return record

@@ -145,6 +145,18 @@ def _display(frame: np.ndarray) -> np.ndarray:
     return np.clip((f - low) / (high - low if high > low else 1.0), 0, 1)
 
 
+def mask_overlay(frame: np.ndarray, mask: np.ndarray, *, colour=(1.0, 0.15, 0.1), opacity: float = 0.55) -> np.ndarray:
+    """The frame for viewing (:func:`_display`) as RGB with ``mask`` tinted in ``colour``: where the damage was found."""
+    shown = _display(frame)
+    rgb = np.repeat(shown[..., None], 3, axis=2) if shown.ndim == 2 else shown
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    hole = np.asarray(mask) != 0
+    rgb = rgb.copy()
+    rgb[hole] = (1 - opacity) * rgb[hole] + opacity * np.asarray(colour)
+    return rgb
+
+
 def contact_sheet(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: os.PathLike | str) -> Path:
     """A grid PNG: one row per item, one labelled panel per image.
 

@@ -8,7 +8,7 @@ import numpy as np
 from prefect import task
 
 from restoration.io import read_image_file, read_mask_file
-from restoration.reports import contact_sheet, per_image_table, summarise, write_tables
+from restoration.reports import contact_sheet, mask_overlay, per_image_table, summarise, write_tables
 
 
 @task(name="write-report", retries=2, retry_delay_seconds=1)
@@ -23,7 +23,8 @@ def write_report(rows: list[dict], output: str, seed: int = 0) -> dict[str, str]
 def write_contact_sheet(sheet_rows: list[dict], path: str) -> str | None:
     """Contact sheet PNG. Each row: ``title``, ``damaged``, ``mask``, ``restored`` ({method: path}).
 
-    Only the first frame of each file is shown. Rows whose files cannot be
+    A row with ``overlay`` set shows the mask tinted over the damaged image
+    instead of alone. Only the first frame of each file is shown. Rows whose files cannot be
     read are left out.
     """
     rows = []
@@ -32,7 +33,8 @@ def write_contact_sheet(sheet_rows: list[dict], path: str) -> str | None:
             damaged = read_image_file(spec["damaged"])
             panels = [("damaged", damaged.frames[0])]
             if spec.get("mask"):
-                panels.append(("mask", read_mask_file(spec["mask"], damaged)[0].astype(np.uint8)))
+                mask = read_mask_file(spec["mask"], damaged)[0]
+                panels.append(("damage found", mask_overlay(damaged.frames[0], mask)) if spec.get("overlay") else ("mask", mask.astype(np.uint8)))
             for method, restored in spec["restored"].items():
                 panels.append((method, read_image_file(restored).frames[0]))
         except (OSError, ValueError):

@@ -38,11 +38,11 @@ from restoration.io.base import (
 )
 from restoration.io.files import TEMP_MARKER, TRANSIENT_ERRNOS, atomic_write, commit, file_sha256, inside, is_transient, open_input, write_bytes_atomic
 from restoration.io.images import FORMAT_MODULES, read_image_file, write_image_file
-from restoration.io.masks import MaskIndex, find_mask, read_mask_file, write_mask_file
+from restoration.io.masks import MaskIndex, find_mask, read_mask_file, write_map_file, write_mask_file
 
 __all__ = [
     "ARCHIVE_SUFFIXES", "FORMATS", "FORMAT_MODULES", "TEMP_MARKER", "TRANSIENT_ERRNOS", "DeclaredSize", "ImageFile", "MaskIndex",
     "UnreadableImageError", "atomic_write", "check_declared_size", "commit", "file_sha256", "find_mask", "format_of", "inside",
     "is_archive_file", "is_transient", "max_pixels", "open_input", "read_image_file", "read_mask_file", "stem_of", "write_bytes_atomic",
-    "write_image_file", "write_mask_file",
+    "write_image_file", "write_map_file", "write_mask_file",
 ]  # fmt: skip

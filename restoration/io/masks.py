@@ -21,13 +21,18 @@ def write_mask_file(masks: list[np.ndarray], path: os.PathLike | str) -> Path:
     One mask goes to a PNG; several (one per frame of a multi-frame file) go
     to a multi-page TIFF, whatever suffix ``path`` has.
     """
+    return write_map_file([np.where(np.asarray(m) > 0, 255, 0).astype(np.uint8) for m in masks], path)
+
+
+def write_map_file(planes: list[np.ndarray], path: os.PathLike | str) -> Path:
+    """Write uint8 maps (confidence scaled to 0-255, maps of synthesised pixels) as a PNG, or a multi-page TIFF for several frames."""
     path = Path(path)
-    planes = [np.where(np.asarray(m) > 0, 255, 0).astype(np.uint8) for m in masks]
+    planes = [np.asarray(p, np.uint8) for p in planes]
     if len(planes) == 1:
         path = path.with_suffix(".png")
         ok, encoded = cv2.imencode(".png", planes[0])
         if not ok:
-            raise OSError(errno.EIO, f"{path}: cannot encode mask")
+            raise OSError(errno.EIO, f"{path}: cannot encode map")
         return write_bytes_atomic(path, encoded.tobytes())
     path = path.with_suffix(".tif")
     return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, np.stack(planes), photometric="minisblack", compression="zlib"))

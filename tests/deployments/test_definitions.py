@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PATH_PARAMETERS = {"input", "output", "masks", "data"}
+PATH_PARAMETERS = {"input", "output", "masks", "data", "archive"}
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,16 @@ def built():
     return {d.name: d for d in build_deployments(load_config())}
 
 
-def test_default_schedule_builds_three_deployments(built):
+def test_default_schedule_builds_four_deployments(built):
     from deployments.definitions import load_config
 
     config = load_config()
-    assert {(d.flow_name, n) for n, d in built.items()} == {("restore", "nightly"), ("benchmark", "weekly"), ("train", "on-demand")}
+    assert {(d.flow_name, n) for n, d in built.items()} == {
+        ("restore", "nightly"), ("restore-archive", "nightly-repair"), ("benchmark", "weekly"), ("train", "on-demand")
+    }  # fmt: skip
+    repair = built["nightly-repair"]
+    assert (repair.schedules[0].schedule.cron, repair.parameters["detect"], repair.parameters["denoise"]) == ("0 3 * * *", "detect-unet", "nlm")
+    assert repair.parameters["archive"] == str(ROOT / "demo-out" / "archive") == config.restore_archive.input
     nightly, weekly = built["nightly"].schedules[0].schedule, built["weekly"].schedules[0].schedule
     assert (nightly.cron, nightly.timezone) == ("0 2 * * *", "Europe/Berlin")
     assert (weekly.cron, weekly.timezone) == ("0 4 * * 0", "Europe/Berlin")
@@ -40,9 +45,10 @@ def test_default_schedule_builds_three_deployments(built):
 def test_deployment_parameters_are_valid_for_their_flows(built):
     from flows.benchmark import benchmark_flow
     from flows.restore import restore_flow
+    from flows.restore_archive import restore_archive_flow
     from flows.train import train_flow
 
-    flows = {"restore": restore_flow, "benchmark": benchmark_flow, "train": train_flow}
+    flows = {"restore": restore_flow, "benchmark": benchmark_flow, "train": train_flow, "restore-archive": restore_archive_flow}
     for deployment in built.values():
         flows[deployment.flow_name].validate_parameters(deployment.parameters)  # raises on a wrong name or type
 
@@ -89,7 +95,7 @@ def test_prefect_yaml_is_generated_from_the_schedule_file(tmp_path):
     assert main(["--schedule", str(changed), "--out", str(stale)]) == 0
     spec = yaml.safe_load(stale.read_text())
     assert {d["name"]: d["work_pool"]["job_variables"]["env"]["ARCHIVE_RESTORE_WORKERS"] for d in spec["deployments"]} == dict.fromkeys(
-        ["nightly", "weekly", "on-demand"], "5"
+        ["nightly-repair", "nightly", "weekly", "on-demand"], "5"
     )
     assert spec["deployments"][0]["parameters"]["workers"] == 5
 
