@@ -76,6 +76,7 @@ class BenchmarkSchedule(_Section):
     output: str
     methods: list[str] | None = None
     damage: list[str] | None = None
+    detectors: list[str] | None = None
     seed: int = 0
     cron: str = "0 4 * * 0"
 
@@ -126,7 +127,12 @@ def load_config(path: os.PathLike | str | None = None) -> ScheduleConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the schedule: {exc}") from None
     base = path.resolve().parent
-    for section, keys in {"restore": ("input", "archive", "output", "masks"), "benchmark": ("input", "archive", "output"), "train": ("data", "output"), "restore-archive": ("input", "archive", "output", "masks")}.items():
+    for section, keys in {
+        "restore": ("input", "archive", "output", "masks"),
+        "benchmark": ("input", "archive", "output"),
+        "train": ("data", "output"),
+        "restore-archive": ("input", "archive", "output", "masks"),
+    }.items():
         for key in keys:
             value = raw.get(section, {}).get(key)
             if value:
@@ -207,7 +213,15 @@ def deployment_specs(config: ScheduleConfig) -> list[DeploymentSpec]:
             "weekly",
             "flows/benchmark.py:benchmark_flow",
             f"Benchmark every method on simulated damage over {bench.input}.",
-            {"input": bench.input, "output": bench.output, "methods": bench.methods, "damage": bench.damage, "seed": bench.seed, "workers": config.workers},
+            {
+                "input": bench.input,
+                "output": bench.output,
+                "methods": bench.methods,
+                "damage": bench.damage,
+                "detectors": bench.detectors,
+                "seed": bench.seed,
+                "workers": config.workers,
+            },
             bench.cron,
         ),
         DeploymentSpec(

@@ -1,7 +1,13 @@
-"""Benchmark: ingest -> simulate damage -> restore with N methods -> evaluate -> report.
+"""Benchmark: ingest -> simulate damage -> detect it -> restore with N methods -> evaluate -> report.
 
 Every method of a kind sees the very same damaged files and masks, so
-classical and learned methods are compared on identical damage. A pure
+classical and learned methods are compared on identical damage. Every
+detector looks for the damage that inpainting repairs, and at the clean
+archive; its masks are scored against the simulated ones (precision,
+recall, F1, IoU with a 1-pixel tolerance, and clean pixels flagged), and
+the inpainters also restore from the default detector's masks (methods
+``<inpainter>+<detector>``), scored on the true damage, beside the same
+inpainters given the true masks. A pure
 planner (:func:`plan_benchmark`) says what goes where; the flow runs the
 stages, each stage's work side by side on the task runner (every method of
 every damage kind at once, not one after another).
@@ -17,6 +23,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.detect import DEFAULT_DETECTOR, detect_jobs
 from flows.ingest import ingest_flow
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import (
@@ -32,11 +39,14 @@ from flows.steps import (
     table_records,
 )
 from restoration.archive import check_output_folder, claim_output_folder
-from restoration.jobs import Record
-from restoration.pipeline import restore_settings
+from restoration.io import atomic_write
+from restoration.jobs import DetectionScoreJob, Record
+from restoration.pipeline import detect_settings, restore_settings
 from restoration.provenance import SIDECAR_DIR
-from restoration.registry import REGISTRY, RESTORER_KINDS
-from restoration.reports import BASELINE, summary_markdown
+from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
+from restoration.reports import BASELINE, detection_markdown, detection_summary, summary_markdown
+from tasks.detect import detect_batch
+from tasks.evaluate import evaluate_batch
 from tasks.report import write_contact_sheet, write_report
 from tasks.restore import restore_batch
 
@@ -73,14 +83,27 @@ class DamageGroup:
 
 
 @dataclass(frozen=True)
+class DetectGroup:
+    """One detector looking for one damage kind's damage (``damage`` ``clean``: in the clean archive), masks into ``output``."""
+
+    damage: str
+    detector: str
+    output: Path
+
+
+@dataclass(frozen=True)
 class RestoreGroup:
-    """One method restoring one damage kind's files from ``input`` into ``output``."""
+    """One method restoring one damage kind's files from ``input`` into ``output``.
+
+    ``detector``: the masks are that detector's (:class:`DetectGroup`), not the true ones.
+    """
 
     damage: str
     method: str
     options: dict
     input: Path
     output: Path
+    detector: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,14 +128,21 @@ class BenchmarkPlan:
     damages: list[DamageGroup]
     restores: list[RestoreGroup]
     scores: list[ScoreGroup]
+    detects: list[DetectGroup]
 
 
-def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | None) -> BenchmarkPlan:
-    """The stages of a benchmark into ``out``: which damage, which methods repair it, which outputs are scored.
+CLEAN = "clean"
+
+
+def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | None, detectors: list[str] | None = None) -> BenchmarkPlan:
+    """The stages of a benchmark into ``out``: which damage, which methods repair it, which detectors look for it, which outputs are scored.
 
     Pure: names are checked against the registry, nothing is read or
-    written. ``methods`` defaults to every available restorer, so a newly
-    registered one is benchmarked with no other edit.
+    written. ``methods`` and ``detectors`` default to every available
+    restorer and detector, so a newly registered one is benchmarked with no
+    other edit; ``detectors=[]`` leaves detection out. The inpainters also
+    restore from the masks of the default detector (the ``detect``
+    command's, when benchmarked; else the first listed).
 
     Raises
     ------
@@ -126,7 +156,12 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
         REGISTRY.get(name, kind="damage")
     for name in names:
         REGISTRY.get(name, kind=RESTORER_KINDS)
-    damages, restores, scores = [], [], []
+    finders = list(REGISTRY.names(kind=DETECT, available_only=True) if detectors is None else detectors)
+    for name in finders:
+        REGISTRY.get(name, kind=DETECT)
+    chosen = DEFAULT_DETECTOR if DEFAULT_DETECTOR in finders else (finders[0] if finders else None)
+    damages, restores, scores, detects = [], [], [], []
+    detects += [DetectGroup(CLEAN, d, out / "detected" / CLEAN / d) for d in finders]
     for kind in kinds:
         group = DamageGroup(kind, out / "damaged" / kind)
         damages.append(group)
@@ -138,7 +173,15 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
             restored = out / "restored" / kind / method
             restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored))
             scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method))
-    return BenchmarkPlan(damages, restores, scores)
+        if REGISTRY.get(kind).repaired_by != "inpaint":
+            continue
+        detects += [DetectGroup(kind, d, out / "detected" / kind / d) for d in finders]
+        for method in restorers_for(kind, names) if chosen else []:
+            label = f"{method}+{chosen}"
+            restored = out / "restored" / kind / label
+            restores.append(RestoreGroup(kind, label, restore_options(kind, method), group.output, restored, detector=chosen))
+            scores.append(ScoreGroup(kind, label, restored, in_hole, score_root / label))
+    return BenchmarkPlan(damages, restores, scores, detects)
 
 
 def _ok(records: list[Record]) -> list[str]:
@@ -153,16 +196,18 @@ def benchmark_flow(
     damage: list[str] | None = None,
     seed: int = 0,
     workers: int | None = None,
+    detectors: list[str] | None = None,
 ) -> dict:
-    """Benchmark ``methods`` on ``damage`` simulated over the clean archive ``input``; reports in ``output/report``.
+    """Benchmark ``methods`` on ``damage`` simulated over the clean archive ``input``, and ``detectors`` on finding it; reports in ``output/report``.
 
     Returns the report paths, the quarantined inputs and the failed records.
     """
     logger = get_run_logger()
     workers = workers or default_workers()
     out = Path(output)
-    plan = plan_benchmark(out, damage=damage, methods=methods)
-    settings = {(g.damage, g.method): restore_settings(g.method, g.options) for g in plan.restores}  # models chosen once
+    plan = plan_benchmark(out, damage=damage, methods=methods, detectors=detectors)
+    settings = {(g.damage, g.method): restore_settings(g.method.split("+")[0], g.options) for g in plan.restores}  # models chosen once
+    finding = {name: detect_settings(name, {}) for name in {g.detector for g in plan.detects}}
     check_output_folder(input, output)
     claim_output_folder(output)
 
@@ -173,7 +218,7 @@ def benchmark_flow(
     quarantined = manifest[manifest["status"] == "quarantined"].to_dict(orient="records")
     left_out = manifest[manifest["status"] == "left-out"].to_dict(orient="records")
     rels = sorted(manifest.loc[manifest["status"] == "ok", "path"].unique())
-    progress = Progress(len(rels) * (len(plan.damages) + len(plan.restores) + len(plan.scores)), key="benchmark-progress")
+    progress = Progress(len(rels) * (len(plan.damages) + len(plan.restores) + len(plan.scores) + 2 * len(plan.detects)), key="benchmark-progress")
 
     # damage: every kind side by side
     submitted = [(g, submit_damage(root, rels, g.output, kind=g.damage, seed=seed, options={}, workers=workers)) for g in plan.damages]
@@ -181,14 +226,37 @@ def benchmark_flow(
     records = [r for recs in damaged.values() for r in recs]
     masks = {kind: {r.path: r.mask for r in recs if r.ok} for kind, recs in damaged.items()}  # as written: no folder to list
 
-    # restore: every method of every kind side by side
+    # detect: every detector on every inpainting kind's damage, and on the clean archive
+    submitted = []
+    for g in plan.detects:
+        source, done = (root, rels) if g.damage == CLEAN else (next(d.output for d in plan.damages if d.damage == g.damage), _ok(damaged[g.damage]))
+        jobs = detect_jobs(source, done, g.output, settings=finding[g.detector], labels={"damage": g.damage, "detector": g.detector})
+        submitted.append((g, submit_batched(detect_batch, jobs, workers=workers)))
+    detected = {(g.damage, g.detector): collect(s, progress=progress) for g, s in submitted}
+    records += [r for recs in detected.values() for r in recs]
+    found_masks = {key: {r.path: r.output for r in recs if r.ok} for key, recs in detected.items()}
+
+    # restore: every method of every kind side by side (from the true masks, and from the default detector's)
     submitted = []
     for g in plan.restores:
-        jobs = restore_jobs(g.input, _ok(damaged[g.damage]), g.output, settings=settings[g.damage, g.method], masks=masks[g.damage],
-                            labels={"damage": g.damage, "method": g.method})  # fmt: skip
+        given = masks[g.damage] if g.detector is None else found_masks[g.damage, g.detector]
+        jobs = restore_jobs(g.input, sorted(given) if g.detector else _ok(damaged[g.damage]), g.output, settings=settings[g.damage, g.method],
+                            masks=given, labels={"damage": g.damage, "method": g.method})  # fmt: skip
         submitted.append((g, submit_batched(restore_batch, jobs, workers=workers)))
     restored = {(g.damage, g.method): collect(s, progress=progress) for g, s in submitted}
     records += [r for recs in restored.values() for r in recs]
+
+    # score the detectors' masks against the simulated ones (clean: against nothing)
+    score_jobs = []
+    for g in plan.detects:
+        labels = {"damage": g.damage, "detector": g.detector}
+        sidecars = out / SIDECAR_DIR / "detection" / g.damage / g.detector
+        score_jobs += [
+            DetectionScoreJob(rel=rel, predicted=mask, truth=None if g.damage == CLEAN else masks[g.damage][rel], labels=labels, sidecar=str(sidecars / f"{rel}.json"))
+            for rel, mask in sorted(found_masks[g.damage, g.detector].items())
+        ]  # fmt: skip
+    detection_scores = collect(submit_batched(evaluate_batch, score_jobs, workers=workers), progress=progress)
+    records += failures(detection_scores)
 
     # evaluate
     eval_jobs = []
@@ -204,6 +272,15 @@ def benchmark_flow(
     # report
     report_dir = out / "report"
     paths = write_report(rows, str(report_dir), seed=seed)
+    detection_md = ""
+    if any(r.ok for r in detection_scores):
+        found_summary = detection_summary([r.row() for r in detection_scores if r.ok])
+        detection_md = detection_markdown(found_summary)
+        paths["detection_csv"] = str(atomic_write(report_dir / "detection.csv", lambda tmp: found_summary.to_csv(tmp, index=False)))
+        paths["detection_md"] = str(atomic_write(report_dir / "detection.md", lambda tmp: tmp.write_text(detection_md, encoding="utf-8")))
+        create_table_artifact(
+            key="benchmark-detection", table=table_records(found_summary), description="damage detection: pooled P/R/F1/IoU, clean pixels flagged"
+        )
     sheet = contact_sheet_items(plan, damaged, restored)
     sheet_path = write_contact_sheet(sheet, str(report_dir / "contact_sheet.png")) if sheet else None
     if sheet_path:
@@ -218,7 +295,9 @@ def benchmark_flow(
     counts = run_counts(records)
     steps = f"Damage and restore steps: {counts['new']} files new, {counts['changed']} redone, {counts['skipped']} unchanged and skipped, {counts['failed']} failed."
     create_markdown_artifact(
-        key="benchmark-report", markdown=summary_markdown(summary, title=f"Benchmark of {input}") + "\n\n" + steps, description="benchmark report"
+        key="benchmark-report",
+        markdown=summary_markdown(summary, title=f"Benchmark of {input}") + "\n\n" + detection_md + "\n" + steps,
+        description="benchmark report",
     )
     logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
     return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "output": str(out)}

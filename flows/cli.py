@@ -393,9 +393,7 @@ def restore_archive(
     from flows.restore_archive import restore_archive_flow
 
     flow = _runner(restore_archive_flow, workers, task_runner, dask_address)
-    records = _run_flow(
-        flow, str(archive), str(output), detect=detect, inpaint=inpaint, denoise=denoise, masks=str(masks) if masks else None, workers=workers
-    )
+    records = _run_flow(flow, str(archive), str(output), detect=detect, inpaint=inpaint, denoise=denoise, masks=str(masks) if masks else None, workers=workers)
     code = _report_failures(records, "restore-archive")
     typer.echo(f"report: {output / 'report' / 'report.md'}")
     raise typer.Exit(code)
@@ -489,8 +487,10 @@ def train(
     typer.echo(f"{card['restorer']}: {card['training']['steps_done']} steps, validation {scores}; model in {output}")
 
 
-def _run_benchmark(input: Path, output: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow) -> dict:
-    result = _run_flow(flow, str(input), str(output), methods=methods, damage=damage, seed=seed, workers=workers)
+def _run_benchmark(
+    input: Path, output: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow, detectors: list[str] | None = None
+) -> dict:
+    result = _run_flow(flow, str(input), str(output), methods=methods, damage=damage, seed=seed, workers=workers, detectors=detectors)
     for key, path in result["report"].items():
         typer.echo(f"{key:18s} {path}")
     for r in result["quarantined"]:
@@ -508,21 +508,25 @@ def benchmark(
     output: Annotated[Path, typer.Option("--output", "--out", help="Output folder.")],
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
+    detectors: Annotated[Optional[str], typer.Option(help="Comma-separated detectors (default: every available one; 'none' for no detection).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
-    """Ingest, damage, restore with every method, evaluate and report."""
+    """Ingest, damage, find the damage with every detector, restore with every method, evaluate and report."""
     from flows.benchmark import benchmark_flow
 
     for name in _split(methods) or []:
         _check(name, ("inpaint", "denoise", "upscale"))
     for name in _split(damage) or []:
         _check(name, "damage")
+    finders = [] if detectors == "none" else _split(detectors)
+    for name in finders or []:
+        _check(name, "detect")
     _check_output(input, output, hint="--output")
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
-    result = _run_benchmark(input, output, _split(methods), _split(damage), seed, workers, flow)
+    result = _run_benchmark(input, output, _split(methods), _split(damage), seed, workers, flow, detectors=finders)
     raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
 
 

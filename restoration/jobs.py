@@ -18,7 +18,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar, overload
 
-from restoration.pipeline import METRICS_VERSION, RepairSettings, RestoreSettings, damage_file, detect_file, evaluate_file, repair_file, restore_file
+from restoration.pipeline import (
+    DETECTION_METRICS_VERSION,
+    METRICS_VERSION,
+    RepairSettings,
+    RestoreSettings,
+    damage_file,
+    detect_file,
+    evaluate_file,
+    repair_file,
+    restore_file,
+    score_detection_file,
+)
 from restoration.provenance import content_sha256, finished_records, job_key, write_sidecar
 
 Status = Literal["ok", "failed", "left-out"]
@@ -311,6 +322,24 @@ class EvaluationJob(Job):
 
     def run(self) -> list[dict[str, Any]]:
         return evaluate_file(Path(self.test), Path(self.reference), rel=self.rel, mask_path=Path(self.mask) if self.mask else None)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DetectionScoreJob(Job):
+    """Score a detected mask ``predicted`` against the true mask ``truth`` (None: a clean image): one record per frame."""
+
+    step: ClassVar[str] = "score-detection"
+    predicted: str
+    truth: str | None = None
+
+    def inputs(self) -> dict[str, str | None]:
+        return {"predicted": self.predicted, "truth": self.truth}
+
+    def key_settings(self) -> dict[str, Any]:
+        return {"metrics": DETECTION_METRICS_VERSION}
+
+    def run(self) -> list[dict[str, Any]]:
+        return score_detection_file(Path(self.predicted), Path(self.truth) if self.truth else None, rel=self.rel)
 
 
 class Jobs(ItemSequence[Job]):

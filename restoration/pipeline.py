@@ -31,7 +31,7 @@ from restoration.io import (
     write_mask_file,
 )
 from restoration.methods.upscale import DEFAULT_SCALE
-from restoration.metrics import hole_psnr, hole_ssim, psnr, ssim
+from restoration.metrics import detection_counts, detection_scores, hole_psnr, hole_ssim, psnr, ssim
 from restoration.options import MAX_PIXELS_ENV
 from restoration.pixels import pixel_range
 from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
@@ -457,7 +457,11 @@ def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, 
         maps.append(np.where(mask, SYNTHESISED, DENOISED if noisy else ORIGINAL).astype(np.uint8))
         denoised.append(noisy)
     seconds = time.perf_counter() - start
-    for entry, opts, chosen in ((detector, detect_opts, settings.detector), (inpainter, inpaint_opts, settings.inpainter), (denoiser, denoise_opts, settings.denoiser)):
+    for entry, opts, chosen in (
+        (detector, detect_opts, settings.detector),
+        (inpainter, inpaint_opts, settings.inpainter),
+        (denoiser, denoise_opts, settings.denoiser),
+    ):
         if entry is not None:
             _check_model(entry, opts, chosen, src)
     record = {"path": rel, **{k: float(np.mean([c[k] for c in conditions])) for k in conditions[0]}}
@@ -480,3 +484,33 @@ def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, 
     record["mask"] = str(write_mask_file(masks, mask_dst))
     record["synthesised"] = str(write_map_file(maps, synthesised_dst))
     return record
+
+
+#: What the scoring of detected masks computes (part of its provenance key).
+DETECTION_METRICS_VERSION = "precision, recall, f1, iou with 1-pixel tolerance"
+
+
+def score_detection_file(predicted: Path, truth: Path | None, *, rel: str, tolerance: int = 1) -> list[dict]:
+    """Scores of a detected mask file against the true mask file (None: a clean image, nothing damaged), one row per frame.
+
+    Each row has the counts behind the scores (``correct``, ``found``,
+    ``predicted``, ``true``) so that summaries can pool them, and the scores
+    of :func:`restoration.metrics.detection_scores`.
+    """
+    found = _read(Path(predicted))
+    planes = [m != 0 if m.ndim == 2 else (m != 0).any(axis=2) for m in found.frames]
+    if truth is None:
+        truths = [np.zeros_like(p) for p in planes]
+    else:
+        try:
+            truths = read_mask_file(truth, found)
+        except (ValueError, UnreadableImageError) as exc:
+            raise FileStepError(str(exc)) from exc
+    rows = []
+    for index, (plane, true_plane) in enumerate(zip(planes, truths)):
+        correct, hits, n_pred, n_true = detection_counts(true_plane, plane, tolerance=tolerance)
+        rows.append(
+            {"path": rel, "index": index, "correct": correct, "found": hits, "predicted": n_pred, "true": n_true,
+             **detection_scores(true_plane, plane, tolerance=tolerance)}
+        )  # fmt: skip
+    return rows

@@ -286,7 +286,7 @@ def _builtin_entries() -> list[Entry]:
         # damage detection (kind "detect"): a mask and a confidence map per frame
         Entry("detect-unet", "detect", learned_detectors.detect_learned, "every kind of damage, U-Net segmentation, learned (Ronneberger 2015)", context=64, learned=Learned("detect", "detect-unet", "restoration.learned.recipes:DetectRecipe")),
         Entry("detect-classical", "detect", detect.detect_classical, "union of the classical detectors named in --kinds", context=160),
-        Entry("detect-holes", "detect", detect.detect_holes, "holes, tears, missing corners: flat regions cut off from their surroundings", context=64),
+        Entry("detect-holes", "detect", detect.detect_holes, "holes, tears, missing corners: flat regions cut off from their surroundings", context=192),
         Entry("detect-scratches", "detect", detect.detect_scratches, "scratches, cracks, hairs: line integration and hysteresis (Kokaram 1998)", context=64),
         Entry("detect-spots", "detect", detect.detect_spots, "dust and spots: top-hats with an area filter", context=64),
         Entry("detect-stains", "detect", detect.detect_stains, "stains and blotches: departure from a smooth background (flags shadows too)", context=160),

@@ -35,6 +35,10 @@ LUMA = np.array([0.299, 0.587, 0.114])
 CLASSICAL_KINDS = ("holes", "scratches", "spots", "dead-pixels")
 
 
+#: Pixels of a flat region with a cut edge that make it a hole at any value (not only black or white).
+LARGE_FLAT = 400
+
+
 class Detection(NamedTuple):
     """A detector's answer for one frame."""
 
@@ -109,10 +113,20 @@ def _line_pairs(length: int, count: int, offset: int) -> list[tuple[np.ndarray, 
     return pairs
 
 
-def _level(values: np.ndarray, window: int) -> np.ndarray:
-    """Local level of a non-negative response: a box mean over ``window``, floored by the global median."""
-    local = cv2.blur(values, (window, window), borderType=cv2.BORDER_REFLECT)
-    return np.maximum(local, float(np.median(local)) + 1e-6)
+def _local_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of a non-negative response over ``window`` pixels around each pixel: the level of the texture there.
+
+    A median, not a mean: damage is sparse, so it does not raise the level
+    it is judged against. Computed on a copy a quarter the size, quantised
+    to 8 bits (OpenCV's histogram median), and brought back to full size.
+    """
+    h, w = values.shape
+    top = float(np.percentile(values, 99.5)) or 1e-6
+    small = cv2.resize(values, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    eight = np.clip(small / top * 255, 0, 255).astype(np.uint8)
+    size = max(3, (window // 4) | 1)
+    level = _median(eight, size).astype(np.float32) * (top / 255)
+    return cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _confidence(z: np.ndarray, threshold: float) -> np.ndarray:
@@ -129,11 +143,12 @@ def detect_scratches(image: np.ndarray, *, sensitivity: float = 1.0, value_range
     side only, and averaging along the line raises a faint line above the
     texture (its departure adds up along the line, the texture's does not).
     The strongest departure over orientations is measured in robust sigmas
-    of its own spread over the image, or against half its mean over the 41
-    x 41 pixels around, where that is higher (busy texture, text). A hysteresis threshold follows a
+    of its own spread over the image, or against its median over the 41 x
+    41 pixels around, where that is higher (busy texture, text). A hysteresis threshold follows a
     line through its faint parts; connected pieces shorter than 3 % of the
     image's smaller side (at least 12 pixels), or not elongated, are
-    dropped.
+    dropped, and of the rest only the pixels that stand out from their
+    7-pixel surroundings (top-hats) by half the line's contrast are kept.
 
     References
     ----------
@@ -152,12 +167,14 @@ def detect_scratches(image: np.ndarray, *, sensitivity: float = 1.0, value_range
         np.maximum(response, line, out=response)
     noise = noise_sigma_unit(gray)
     spread = max(_robust_sigma(response), 1.5 * noise / math.sqrt(length))
-    texture = cv2.blur(response, (41, 41), borderType=cv2.BORDER_REFLECT)  # busy surroundings (grass, text) need a stronger line
-    z = (response - float(np.median(response))) / np.maximum(spread, 0.5 * texture) * sensitivity
-    high, low = 14.0, 6.0
+    texture = _local_median(response, 41)  # busy surroundings (grass, text) need a stronger line
+    z = (response - texture) / np.maximum(spread, 1.5 * texture) * sensitivity
+    high, low = 12.0, 5.0
     candidates = apply_hysteresis_threshold(z, low, high)
     min_length = max(12, int(0.03 * min(h, w)))
     mask = _keep_elongated(candidates, min_length=min_length, elongation=4.0)
+    bright, dark = _top_hats(gray, 7)
+    mask &= np.maximum(bright, dark) > 0.5 * response  # the line's own pixels, not the band its response spreads over
     return Detection(mask, np.where(mask, np.maximum(_confidence(z, high), 0.5), np.minimum(_confidence(z, high), 0.49)).astype(np.float32))
 
 
@@ -192,9 +209,9 @@ def detect_spots(image: np.ndarray, *, sensitivity: float = 1.0, value_range=Non
     bright, dark = _top_hats(gray, size)
     contrast = np.maximum(bright, dark)
     noise = noise_sigma_unit(gray)
-    level = np.maximum(_level(contrast, 4 * size + 1), 1.5 * noise)
+    level = np.maximum(_local_median(contrast, 4 * size + 1), 1.5 * noise)
     z = contrast / level * sensitivity
-    high = 6.0
+    high = 10.0
     candidates = apply_hysteresis_threshold(z, high / 2, high) & (contrast > 4.0 * noise / sensitivity)
     labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
     mask = np.zeros((h, w), bool)
@@ -270,12 +287,12 @@ def detect_holes(image: np.ndarray, *, sensitivity: float = 1.0, value_range=Non
 
     A pixel whose 3 x 3 neighbourhood is constant (to a quarter of the
     quantisation step) is flat. A flat region is a hole when its edge is a
-    cut: the pixels just outside it jump away from its value (by 8 % of the
-    range, over the median of its rim) and are not flat themselves (a
+    cut: nearly all the pixels just outside it jump away from its value (at
+    most 35 % within 8 % of the range of it) and are not flat themselves (a
     clipped highlight creeps up to the extreme; a drawing's flat areas meet
     other flat areas); and when it sits at an end of the range (paper white,
-    backing black) with at least 16 pixels, or covers more than 0.2 % of the
-    image divided by ``sensitivity`` at any value. Real content is never
+    backing black) with at least 16 pixels, or covers at least
+    :data:`LARGE_FLAT` pixels divided by ``sensitivity`` at any value. Real content is never
     that flat in a scan: grain and noise see to it. An image of fewer than
     16 distinct values (bitonal, posterised) is all flat regions: nothing is
     flagged in it.
@@ -306,11 +323,12 @@ def detect_holes(image: np.ndarray, *, sensitivity: float = 1.0, value_range=Non
         outer = cv2.dilate(labels.astype(np.float32), np.ones((7, 7), np.uint8)).astype(np.int64)
         outer_labels = np.where((outer > 0) & (grown == 0), outer, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            jump = np.asarray(ndimage.median(np.abs(gray - fills[grown.clip(0, count)]), ring_labels, index=index))
+            close = np.abs(gray - fills[grown.clip(0, count)]) < 0.08 / sensitivity
+            creeping = np.asarray(ndimage.mean(close, ring_labels, index=index))
             ring_flat = np.asarray(ndimage.mean(spread <= 4 * tolerance + step, outer_labels, index=index))
-        cut = (np.nan_to_num(jump) >= 0.08 / sensitivity) & (np.nan_to_num(ring_flat, nan=1.0) < 0.5)
+        cut = (np.nan_to_num(creeping, nan=1.0) < 0.35) & (np.nan_to_num(ring_flat, nan=1.0) < 0.5)
         extreme = (fills <= 0.02) | (fills >= 0.98)
-        large = areas >= 0.002 * h * w / sensitivity
+        large = areas >= LARGE_FLAT / sensitivity
         keep = cut & ((extreme & (areas >= 16)) | large)
         keep[0] = False
         mask = cv2.dilate(keep[labels].astype(np.uint8), element).astype(bool)  # the region's own rim
