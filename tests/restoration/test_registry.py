@@ -108,7 +108,7 @@ def test_an_option_without_bounds_is_refused_at_registration():
 def test_learned_entries_say_task_default_model_and_recipe():
     from restoration.learned.catalog import default_model_name, learned_tasks, model_directory
 
-    assert learned_tasks() == ["inpaint", "vae", "denoise", "sr"]
+    assert learned_tasks() == ["inpaint", "vae", "denoise", "sr", "detect"]
     assert default_model_name("cnn-sr", scale=4) == "cnn-sr-x4"
     assert model_directory("cnn-sr", {"scale": 4}).name == "cnn-sr-x4"
     assert REGISTRY.get("cnn-denoise").learned.recipe.endswith(":DenoiseRecipe")

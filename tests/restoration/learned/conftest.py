@@ -17,6 +17,7 @@ ARCHS = {
     "sr": ("SuperResolver", {"scale": 2, "width": 16, "blocks": 2}),
     "inpaint": ("InpaintGenerator", {"width": 8}),
     "vae": ("ConvVAE", {"width": 8, "latent": 4}),
+    "detect": ("DamageSegmenter", {"width": 8, "levels": 2}),
 }
 
 

@@ -81,3 +81,22 @@ def test_unknown_or_wrong_models_are_clear_errors(tmp_path, model_dirs, camera):
         upscale_cnn(camera, scale=4, model=model_dirs["sr"])
     with pytest.raises(ValueError, match="does not take"):
         REGISTRY.get("gan-inpaint").check_options({"sigma": 3})
+
+
+def test_learned_detector_keeps_shape_depth_and_its_threshold(model_dirs, camera, astronaut):
+    from restoration.frames import detect_frame
+    from restoration.registry import REGISTRY
+
+    entry = REGISTRY.get("detect-unet", kind="detect")
+    model = str(model_dirs["detect"])
+    for image in (camera, camera.astype(np.uint16) * 257, astronaut, camera[:20, :37]):
+        found = detect_frame(entry, image, options={"model": model})
+        assert found.mask.shape == image.shape[:2] and found.mask.dtype == bool and found.confidence.dtype == np.float32
+        assert 0 <= found.confidence.min() and found.confidence.max() <= 1
+    eight = detect_frame(entry, camera, options={"model": model})
+    sixteen = detect_frame(entry, camera.astype(np.uint16) * 257, options={"model": model})
+    np.testing.assert_allclose(eight.confidence, sixteen.confidence, atol=1e-4)  # the same picture at 16 bits
+    low = detect_frame(entry, camera, options={"model": model, "threshold": 1e-6})
+    high = detect_frame(entry, camera, options={"model": model, "threshold": 1.0})
+    assert low.mask.mean() >= eight.mask.mean() >= high.mask.mean()
+    np.testing.assert_array_equal(low.mask, low.confidence >= 1e-6)
