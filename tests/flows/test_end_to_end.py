@@ -122,7 +122,12 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
     assert manifest.loc[manifest["path"] == "scans/scan16.tif", "bit_depth"].item() == 16
 
     per_image = pd.read_parquet(report / "per_image.parquet")
-    assert set(per_image["method"]) == {"damaged", "telea", "biharmonic", "nlm", "tv"}
+    # The inpainters also restore from the default detector's masks, scored on the true damage.
+    assert set(per_image["method"]) == {"damaged", "telea", "biharmonic", "nlm", "tv", "telea+detect-unet", "biharmonic+detect-unet"}
+    detection = pd.read_csv(report / "detection.csv")
+    assert set(detection["damage"]) == {"holes", "clean"} and set(detection["detector"]) >= {"detect-unet", "detect-classical", "detect-holes"}
+    found = detection.set_index(["damage", "detector"])
+    assert found.loc[("holes", "detect-holes"), "f1"] > 0.8 and found.loc[("clean", "detect-holes"), "flagged"] < 0.01
     assert set(per_image["modality"]) == {"scan-gray", "MR"}
     holes = per_image[per_image["damage"] == "holes"].pivot_table(index="path", columns="method", values="hole_psnr")
     assert (holes["telea"] > holes["damaged"]).all() and (holes["biharmonic"] > holes["damaged"]).all()
