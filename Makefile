@@ -49,7 +49,7 @@ memory: install-test
 	$(BIN)/python bench/memory.py
 
 # The shipped default models: trained by our own `train` command on images
-# from installed packages (never on ../shared/benchmarks). CPU budget: ~40 min.
+# from installed packages (never on ../shared/benchmarks). CPU budget: ~80 min.
 MODELS = restoration/learned/default_models
 TRAIN = $(BIN)/archive-restore train --data train-images --checkpoint-every 250 --validate-every 250
 models: install
@@ -59,6 +59,7 @@ models: install
 	$(TRAIN) --task sr --scale 4 --out $(MODELS)/cnn-sr-x4 --steps 1500 --batch-size 16 --patch 128
 	$(TRAIN) --task vae --out $(MODELS)/vae --steps 1500 --batch-size 16 --patch 64
 	$(TRAIN) --task inpaint --out $(MODELS)/gan-inpaint --steps 1500 --batch-size 8 --patch 96 --lr 5e-4
+	$(TRAIN) --task detect --out $(MODELS)/detect-unet --steps 3000 --batch-size 12 --patch 96
 	rm -f $(MODELS)/*/checkpoint.pt
 
 clean:
