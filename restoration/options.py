@@ -142,6 +142,7 @@ OPTIONS: dict[str, Bound] = {
     ),
     "threshold": Bound("float", above=0, high=1, help="A learned detector's decision threshold on its confidence (default: its model card's)."),
     "kinds": Bound("str", help="Comma-separated damage kinds for detect-classical: holes, scratches, spots, stains, dead-pixels."),
+    "grow": Bound("int", low=0, high=10, help="Pixels a detected mask is grown by, to cover the soft rim of the damage."),
     "tolerance": Bound("int", low=0, high=10, help="Distance in pixels within which a predicted damaged pixel counts as correct."),
 }
 

@@ -21,6 +21,7 @@ def detect_learned(
     image: np.ndarray,
     *,
     threshold: float | None = None,
+    grow: int = 1,
     model: os.PathLike | str | None = None,
     tile: int = DEFAULT_TILE,
     value_range=None,
@@ -32,6 +33,8 @@ def detect_learned(
     being damaged: the confidence. A pixel is damaged when it reaches
     ``threshold``; default: the threshold that gave the best F1 on the
     model's validation crops, kept in its card (``decision_threshold``).
+    The mask is then grown by ``grow`` pixels, so that it also covers the
+    soft rim of a speck or a stain, which an inpainter should replace too.
 
     References
     ----------
@@ -44,4 +47,9 @@ def detect_learned(
     gray = np.nan_to_num(gray_unit(image, value_range=value_range))
     probability = inference.damage_probability(gray, net=net, tile=tile)
     chosen = float(card.get("decision_threshold", 0.5)) if threshold is None else float(threshold)
-    return Detection(probability >= chosen, probability)
+    mask = probability >= chosen
+    if grow:
+        import cv2
+
+        mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+    return Detection(mask, probability)

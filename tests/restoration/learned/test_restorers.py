@@ -99,4 +99,7 @@ def test_learned_detector_keeps_shape_depth_and_its_threshold(model_dirs, camera
     low = detect_frame(entry, camera, options={"model": model, "threshold": 1e-6})
     high = detect_frame(entry, camera, options={"model": model, "threshold": 1.0})
     assert low.mask.mean() >= eight.mask.mean() >= high.mask.mean()
-    np.testing.assert_array_equal(low.mask, low.confidence >= 1e-6)
+    exact = detect_frame(entry, camera, options={"model": model, "threshold": 0.5, "grow": 0})
+    np.testing.assert_array_equal(exact.mask, exact.confidence >= 0.5)
+    grown = detect_frame(entry, camera, options={"model": model, "threshold": 0.5, "grow": 2})
+    assert (grown.mask >= exact.mask).all() and grown.mask.sum() >= exact.mask.sum()
