@@ -87,6 +87,14 @@ def _read(path: Path):
         raise FileStepError(str(exc)) from exc
 
 
+def _read_masks(mask_path: Path, image) -> list[np.ndarray]:
+    """The masks of ``image``'s frames from ``mask_path``; a mask that does not fit fails the file."""
+    try:
+        return read_mask_file(mask_path, image)
+    except (ValueError, UnreadableImageError) as exc:
+        raise FileStepError(str(exc)) from exc
+
+
 def _release_pixels(image) -> None:
     """Drop an image's pixels once its new frames exist: writing needs only each frame's shape and dtype.
 
@@ -248,12 +256,7 @@ def restore_file(
         pixels = sum(frame.shape[0] * frame.shape[1] for frame in image.frames) * factor * factor
         if pixels > limit:
             raise FileStepError(f"{src}: upscaled by {factor} it would hold {pixels:,} pixels, above the limit of {limit:,} ({MAX_PIXELS_ENV}); not restored")
-    masks = None
-    if mask_path is not None and entry.kind != "upscale":
-        try:
-            masks = read_mask_file(mask_path, image)
-        except (ValueError, UnreadableImageError) as exc:
-            raise FileStepError(str(exc)) from exc
+    masks = _read_masks(mask_path, image) if mask_path is not None and entry.kind != "upscale" else None
     if entry.kind == "inpaint" and masks is None:
         raise FileStepError(f"{src}: inpainting with {method!r} needs a mask and none was found for {rel}")
     start = time.perf_counter()
@@ -310,12 +313,7 @@ def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | No
 def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: str, mask_path: Path | None) -> list[dict]:
     if len(ref_image.frames) != len(test_image.frames):
         raise FileStepError(f"{test}: {len(test_image.frames)} frames, reference {reference} has {len(ref_image.frames)}")
-    masks = None
-    if mask_path is not None:
-        try:
-            masks = read_mask_file(mask_path, ref_image)
-        except (ValueError, UnreadableImageError) as exc:
-            raise FileStepError(str(exc)) from exc
+    masks = _read_masks(mask_path, ref_image) if mask_path is not None else None
     rows = []
     for index, (ref, out) in enumerate(zip(ref_image.frames, test_image.frames)):
         if ref.shape != out.shape:
@@ -416,13 +414,8 @@ def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, 
     from restoration.damage.detect import detect_by_kind
 
     image = _read(Path(src))
-    supplied = None
-    if mask_path is not None:
-        try:
-            supplied = read_mask_file(mask_path, image)
-        except (ValueError, UnreadableImageError) as exc:
-            raise FileStepError(str(exc)) from exc
-    elif settings.detector is None:
+    supplied = _read_masks(mask_path, image) if mask_path is not None else None
+    if supplied is None and settings.detector is None:
         raise FileStepError(f"{src}: no mask was supplied for {rel} and no detector was chosen")
     detector = REGISTRY.get(settings.detector.method, kind=DETECT) if settings.detector else None
     inpainter = REGISTRY.get(settings.inpainter.method, kind="inpaint")
@@ -499,13 +492,7 @@ def score_detection_file(predicted: Path, truth: Path | None, *, rel: str, toler
     """
     found = _read(Path(predicted))
     planes = [m != 0 if m.ndim == 2 else (m != 0).any(axis=2) for m in found.frames]
-    if truth is None:
-        truths = [np.zeros_like(p) for p in planes]
-    else:
-        try:
-            truths = read_mask_file(truth, found)
-        except (ValueError, UnreadableImageError) as exc:
-            raise FileStepError(str(exc)) from exc
+    truths = [np.zeros_like(p) for p in planes] if truth is None else _read_masks(truth, found)
     rows = []
     for index, (plane, true_plane) in enumerate(zip(planes, truths)):
         correct, hits, n_pred, n_true = detection_counts(true_plane, plane, tolerance=tolerance)
