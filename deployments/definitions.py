@@ -52,7 +52,7 @@ class RestoreArchiveSchedule(_Section):
 
     input: str = Field(validation_alias=AliasChoices("input", "archive"), description="Folder, .zip or .tar of the archive; it keeps growing.")
     output: str = Field(description="Output folder: restored/, masks/, synthesised/, report/.")
-    detect: str = "detect-unet"
+    detect: str = "detect-classical"
     inpaint: str = "telea"
     denoise: str = "nlm"
     masks: str | None = Field(None, description="Folder of supplied (e.g. corrected) masks, used where present.")

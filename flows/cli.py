@@ -338,7 +338,7 @@ app.command("restore")(RegistryOptions(restore, ("inpaint", "denoise", "upscale"
 def detect(
     input: Annotated[Path, typer.Argument(exists=True, help="Folder (or archive) of images.")],
     output: Annotated[Path, typer.Argument(help="Output folder: OUTPUT/<rel dir>/<stem>.png masks (what restore --masks reads), OUTPUT/confidence/.")],
-    method: Annotated[Optional[str], typer.Option("--method", help="Detector (see `methods`; default: the best by the benchmark, detect-unet).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="Detector (see `methods`; default: the best by the benchmark, detect-classical).")] = None,
     workers: Workers = None,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
@@ -370,7 +370,7 @@ app.command("detect")(RegistryOptions(detect, ("detect",)))
 def restore_archive(
     archive: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of images nobody has marked.")],
     output: Annotated[Path, typer.Argument(help="Output folder: restored/, masks/, synthesised/, report/.")],
-    detect: Annotated[Optional[str], typer.Option("--detect", help="Detector (default: detect-unet).")] = None,
+    detect: Annotated[Optional[str], typer.Option("--detect", help="Detector (default: detect-classical, the best by the benchmark).")] = None,
     inpaint: Annotated[Optional[str], typer.Option("--inpaint", help="Inpainter (default: telea).")] = None,
     denoise: Annotated[Optional[str], typer.Option("--denoise", help="Denoiser used when the estimated noise calls for it, or none (default: nlm).")] = None,
     masks: Annotated[Optional[Path], typer.Option(help="Supplied masks (e.g. from `detect`, corrected): used where present, detection elsewhere.")] = None,

@@ -27,8 +27,8 @@ from tasks.ingest import stage_archive
 
 #: Folder of the confidence maps under a detect run's output.
 CONFIDENCE_DIR = "confidence"
-#: The detector used when none is named: the best one by the benchmark (BENCHMARKS.md).
-DEFAULT_DETECTOR = "detect-unet"
+#: The detector used when none is named: the best one by the benchmark (BENCHMARKS.md, "Damage detection").
+DEFAULT_DETECTOR = "detect-classical"
 
 
 def detect_jobs(input: Path, rels: list[str], output: Path, *, settings: RestoreSettings, labels: dict | None = None) -> list[DetectJob]:

@@ -32,6 +32,8 @@ method should have to handle itself:
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,8 @@ SIGMA_SAMPLE = 512
 #: Most damaged pixels an inpainter gets in one call, and the smallest tile core split to reach it.
 HOLE_BUDGET = 100_000
 MIN_CORE = 128
+#: Tiles of a big frame a detector works on at once (threads).
+DETECT_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def restore_frame(
@@ -246,8 +250,9 @@ def detect_frame(
     pixels ("no data") are shown to the detector as their nearest finite
     neighbour and are never flagged; frames narrower than :data:`MIN_SIDE`
     are edge-padded; frames above :data:`WHOLE_FRAME_PIXELS` are cut into
-    tiles of :data:`TILE` pixels with a margin of the detector's context, so
-    memory stays bounded. The answer's shape is checked.
+    tiles of :data:`TILE` pixels with a margin of the detector's context,
+    :data:`DETECT_THREADS` at a time, so memory stays bounded. The answer's
+    shape is checked.
     """
     from restoration.damage.detect import Detection
 
@@ -282,13 +287,18 @@ def _detect_sized(entry, frame: np.ndarray, options: dict) -> tuple[np.ndarray, 
     halo = int(entry.context)
     mask = np.zeros((h, w), bool)
     confidence = np.zeros((h, w), np.float32)
-    for y0 in range(0, h, TILE):
-        for x0 in range(0, w, TILE):
-            y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
-            Y0, X0, Y1, X1 = max(0, y0 - halo), max(0, x0 - halo), min(h, y1 + halo), min(w, x1 + halo)
-            tile_mask, tile_confidence = _call_detector(entry, frame[Y0:Y1, X0:X1], options)
-            mask[y0:y1, x0:x1] = tile_mask[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
-            confidence[y0:y1, x0:x1] = tile_confidence[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+
+    def one_tile(y0: int, x0: int) -> None:
+        y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
+        Y0, X0, Y1, X1 = max(0, y0 - halo), max(0, x0 - halo), min(h, y1 + halo), min(w, x1 + halo)
+        tile_mask, tile_confidence = _call_detector(entry, frame[Y0:Y1, X0:X1], options)
+        mask[y0:y1, x0:x1] = tile_mask[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+        confidence[y0:y1, x0:x1] = tile_confidence[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+
+    # Tiles on every core (OpenCV and NumPy let go of the GIL); each writes only its own core region.
+    # At most DETECT_THREADS tiles are in memory at once.
+    with ThreadPoolExecutor(max_workers=DETECT_THREADS) as pool:
+        list(pool.map(lambda corner: one_tile(*corner), [(y0, x0) for y0 in range(0, h, TILE) for x0 in range(0, w, TILE)]))
     return mask, confidence
 
 

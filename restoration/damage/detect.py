@@ -91,26 +91,23 @@ def _top_hats(gray: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return bright, dark
 
 
-def _line_pairs(length: int, count: int, offset: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For ``count`` orientations over 180 degrees: kernels of a line's mean minus the mean of a parallel line ``offset`` pixels to each side."""
-    size = length + 2 * offset + 2
-    centre = size // 2
-    pairs = []
-    for k in range(count):
-        angle = math.pi * k / count
-        dx, dy = math.cos(angle) * (length // 2), math.sin(angle) * (length // 2)
-        nx, ny = -math.sin(angle) * offset, math.cos(angle) * offset
+def _line_kernel(length: int, angle: float) -> np.ndarray:
+    """A normalised one-pixel line kernel of ``length`` at ``angle`` (radians)."""
+    centre = length // 2
+    kernel = np.zeros((length, length), np.float32)
+    dx, dy = math.cos(angle) * centre, math.sin(angle) * centre
+    cv2.line(kernel, (int(round(centre - dx)), int(round(centre - dy))), (int(round(centre + dx)), int(round(centre + dy))), 1.0, 1)
+    return kernel / kernel.sum()
 
-        def line(ox: float, oy: float) -> np.ndarray:
-            kernel = np.zeros((size, size), np.float32)
-            start = (int(round(centre - dx + ox)), int(round(centre - dy + oy)))
-            end = (int(round(centre + dx + ox)), int(round(centre + dy + oy)))
-            cv2.line(kernel, start, end, 1.0, 1)
-            return kernel / kernel.sum()
 
-        middle = line(0, 0)
-        pairs.append((middle - line(nx, ny), middle - line(-nx, -ny)))
-    return pairs
+def _shifted(values: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``values`` moved so that pixel (y, x) holds the value at (y + dy, x + dx); edges repeat."""
+    pad = max(abs(dy), abs(dx))
+    if pad == 0:
+        return values
+    padded = cv2.copyMakeBorder(values, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    h, w = values.shape
+    return padded[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
 
 
 def _local_median(values: np.ndarray, window: int) -> np.ndarray:
@@ -159,12 +156,18 @@ def detect_scratches(image: np.ndarray, *, sensitivity: float = 1.0, value_range
     h, w = gray.shape
     length = 15 if min(h, w) >= 64 else 7
     response = np.zeros_like(gray)
-    for plus, minus in _line_pairs(length, 16, offset=4):
-        a = cv2.filter2D(gray, cv2.CV_32F, plus, borderType=cv2.BORDER_REFLECT)
-        b = cv2.filter2D(gray, cv2.CV_32F, minus, borderType=cv2.BORDER_REFLECT)
-        # A line stands out from both sides the same way; an edge from one side only.
-        line = np.where(a * b > 0, np.minimum(np.abs(a), np.abs(b)), 0.0)
-        np.maximum(response, line, out=response)
+    offset = 4
+    for k in range(16):
+        angle = math.pi * k / 16
+        along = cv2.filter2D(gray, cv2.CV_32F, _line_kernel(length, angle), borderType=cv2.BORDER_REFLECT)
+        # The parallel lines to either side are the same means, moved across the line.
+        ny, nx = int(round(math.cos(angle) * offset)), int(round(-math.sin(angle) * offset))
+        a = cv2.subtract(along, _shifted(along, ny, nx))
+        b = cv2.subtract(along, _shifted(along, -ny, -nx))
+        # A line stands out from both sides the same way; an edge from one side only:
+        # min(|a|, |b|) where a and b agree in sign, else 0 (OpenCV's element-wise ops: threaded, no temporaries of numpy's).
+        line = cv2.add(cv2.max(cv2.min(a, b), 0.0), cv2.max(-cv2.max(a, b), 0.0))
+        cv2.max(response, line, dst=response)
     noise = noise_sigma_unit(gray)
     spread = max(_robust_sigma(response), 1.5 * noise / math.sqrt(length))
     texture = _local_median(response, 41)  # busy surroundings (grass, text) need a stronger line

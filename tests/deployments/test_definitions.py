@@ -29,7 +29,7 @@ def test_default_schedule_builds_four_deployments(built):
         ("restore", "nightly"), ("restore-archive", "nightly-repair"), ("benchmark", "weekly"), ("train", "on-demand")
     }  # fmt: skip
     repair = built["nightly-repair"]
-    assert (repair.schedules[0].schedule.cron, repair.parameters["detect"], repair.parameters["denoise"]) == ("0 3 * * *", "detect-unet", "nlm")
+    assert (repair.schedules[0].schedule.cron, repair.parameters["detect"], repair.parameters["denoise"]) == ("0 3 * * *", "detect-classical", "nlm")
     assert repair.parameters["archive"] == str(ROOT / "demo-out" / "archive") == config.restore_archive.input
     nightly, weekly = built["nightly"].schedules[0].schedule, built["weekly"].schedules[0].schedule
     assert (nightly.cron, nightly.timezone) == ("0 2 * * *", "Europe/Berlin")

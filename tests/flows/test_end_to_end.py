@@ -123,7 +123,7 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
 
     per_image = pd.read_parquet(report / "per_image.parquet")
     # The inpainters also restore from the default detector's masks, scored on the true damage.
-    assert set(per_image["method"]) == {"damaged", "telea", "biharmonic", "nlm", "tv", "telea+detect-unet", "biharmonic+detect-unet"}
+    assert set(per_image["method"]) == {"damaged", "telea", "biharmonic", "nlm", "tv", "telea+detect-classical", "biharmonic+detect-classical"}
     detection = pd.read_csv(report / "detection.csv")
     assert set(detection["damage"]) == {"holes", "clean"} and set(detection["detector"]) >= {"detect-unet", "detect-classical", "detect-holes"}
     found = detection.set_index(["damage", "detector"])
