@@ -164,3 +164,31 @@ def test_new_simulators_are_seeded_and_mark_what_changed(photo):
         np.testing.assert_array_equal(mask_a, mask_b)
         assert 0 < mask_a.mean() < 0.05
         assert (a[~mask_a] == photo[~mask_a]).all()
+
+
+def test_detect_file_writes_masks_in_the_supplied_mask_layout_for_dicom_and_multi_frame_files(tmp_path):
+    import shutil
+
+    import tifffile
+    from pydicom.data import get_testdata_file
+
+    from restoration.io import read_image_file, read_mask_file
+    from restoration.pipeline import detect_file, detect_settings
+
+    settings = detect_settings("detect-classical", {})
+    ct = tmp_path / "in" / "ct.dcm"
+    ct.parent.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), ct)
+    record = detect_file(ct, tmp_path / "found" / "ct.png", tmp_path / "found" / "confidence" / "ct.png", rel="ct.dcm", settings=settings)
+    image = read_image_file(ct)
+    (mask,) = read_mask_file(record["output"], image)  # what `restore --masks` reads
+    assert record["output"].endswith("ct.png") and mask.shape == image.frames[0].shape
+    pages = np.stack([skimage.data.camera()[:128, :128]] * 3).astype(np.uint16) * 257
+    pages[1, 40:60, 40:60] = 0  # a hole in the second page only
+    tifffile.imwrite(tmp_path / "in" / "stack.tif", pages, photometric="minisblack")
+    record = detect_file(
+        tmp_path / "in" / "stack.tif", tmp_path / "found" / "stack.png", tmp_path / "found" / "confidence" / "stack.png", rel="stack.tif", settings=settings
+    )
+    assert record["output"].endswith("stack.tif") and record["confidence"].endswith("stack.tif") and record["frames"] == 3
+    masks = read_mask_file(record["output"], read_image_file(tmp_path / "in" / "stack.tif"))
+    assert masks[1][40:60, 40:60].all() and not masks[0][40:60, 40:60].any()
