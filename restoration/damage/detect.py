@@ -409,7 +409,21 @@ def combine(detections) -> Detection:
     return Detection(mask, confidence.astype(np.float32))
 
 
-def detect_classical(image: np.ndarray, *, kinds: str = ",".join(CLASSICAL_KINDS), sensitivity: float = 1.0, value_range=None) -> Detection:
-    """Every classical detector named in ``kinds`` (comma-separated), combined (:func:`combine`)."""
+def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` grown by ``pixels`` in every direction (a square neighbourhood)."""
+    if pixels <= 0:
+        return mask
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)).astype(bool)
+
+
+def detect_classical(
+    image: np.ndarray, *, kinds: str = ",".join(CLASSICAL_KINDS), sensitivity: float = 1.0, grow: int = 0, value_range=None
+) -> Detection:
+    """Every classical detector named in ``kinds`` (comma-separated), combined (:func:`combine`), the mask grown by ``grow`` pixels.
+
+    Growing takes in the soft rim of a speck or the edge of a scratch, which
+    an inpainter should replace too.
+    """
     names = tuple(k.strip() for k in kinds.split(",") if k.strip())
-    return combine(detect_by_kind(image, kinds=names, sensitivity=sensitivity, value_range=value_range).values())
+    found = combine(detect_by_kind(image, kinds=names, sensitivity=sensitivity, value_range=value_range).values())
+    return Detection(grow_mask(found.mask, grow), found.confidence)

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from restoration.damage.detect import Detection, gray_unit
+from restoration.damage.detect import Detection, gray_unit, grow_mask
 
 DEFAULT_TILE = 256
 
@@ -21,7 +21,7 @@ def detect_learned(
     image: np.ndarray,
     *,
     threshold: float | None = None,
-    grow: int = 1,
+    grow: int = 0,
     model: os.PathLike | str | None = None,
     tile: int = DEFAULT_TILE,
     value_range=None,
@@ -47,9 +47,4 @@ def detect_learned(
     gray = np.nan_to_num(gray_unit(image, value_range=value_range))
     probability = inference.damage_probability(gray, net=net, tile=tile)
     chosen = float(card.get("decision_threshold", 0.5)) if threshold is None else float(threshold)
-    mask = probability >= chosen
-    if grow:
-        import cv2
-
-        mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
-    return Detection(mask, probability)
+    return Detection(grow_mask(probability >= chosen, grow), probability)

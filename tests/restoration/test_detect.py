@@ -152,6 +152,8 @@ def test_classical_union_takes_named_kinds_and_refuses_unknown_ones(photo):
     damaged, truth = plant_scratch(photo)
     union = detect.detect_classical(damaged, kinds="holes,scratches")
     assert detection_scores(truth, union.mask)["iou"] > 0.6
+    grown = detect.detect_classical(damaged, kinds="holes,scratches", grow=1)  # grown by 1 pixel: the scratch's rim too
+    assert (grown.mask >= union.mask).all() and detection_scores(truth, grown.mask)["recall"] >= detection_scores(truth, union.mask)["recall"]
     with pytest.raises(ValueError, match="unknown damage kind"):
         detect.detect_classical(damaged, kinds="holes,smudges")
 
