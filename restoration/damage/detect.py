@@ -416,9 +416,7 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)).astype(bool)
 
 
-def detect_classical(
-    image: np.ndarray, *, kinds: str = ",".join(CLASSICAL_KINDS), sensitivity: float = 1.0, grow: int = 0, value_range=None
-) -> Detection:
+def detect_classical(image: np.ndarray, *, kinds: str = ",".join(CLASSICAL_KINDS), sensitivity: float = 1.0, grow: int = 0, value_range=None) -> Detection:
     """Every classical detector named in ``kinds`` (comma-separated), combined (:func:`combine`), the mask grown by ``grow`` pixels.
 
     Growing takes in the soft rim of a speck or the edge of a scratch, which
