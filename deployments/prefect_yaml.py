@@ -22,7 +22,7 @@ from deployments.definitions import ScheduleConfig, deployment_specs, load_confi
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "prefect.yaml"
 POOL = "archive-restoration"
-PATH_PARAMETERS = ("input", "output", "masks", "data")
+PATH_PARAMETERS = ("input", "archive", "output", "masks", "data")
 
 HEADER = f"""\
 # Generated from deployments/schedule.toml by `python -m deployments.prefect_yaml`;

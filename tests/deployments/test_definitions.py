@@ -65,6 +65,8 @@ def test_prefect_yaml_matches_the_definitions(built):
         assert [(s["cron"], s["timezone"]) for s in entry["schedules"]] == [(s.schedule.cron, s.schedule.timezone) for s in ours.schedules]
         resolved = {k: str(ROOT / v) if k in PATH_PARAMETERS and v else v for k, v in entry["parameters"].items()}
         assert resolved == ours.parameters
+    # A checkout elsewhere (CI, a colleague's clone) reads the same file: no path of this checkout is in it.
+    assert str(ROOT) not in (ROOT / "prefect.yaml").read_text()
 
 
 def test_bad_schedule_files_are_refused_by_name(tmp_path):
