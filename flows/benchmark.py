@@ -2,12 +2,13 @@
 
 Every method of a kind sees the very same damaged files and masks, so
 classical and learned methods are compared on identical damage. Every
-detector looks for the damage that inpainting repairs, and at the clean
+detector looks for the damage it is made to find, and at the clean
 archive; its masks are scored against the simulated ones (precision,
 recall, F1, IoU with a 1-pixel tolerance, and clean pixels flagged), and
-the inpainters also restore from the default detector's masks (methods
+the inpainter that ``restore-archive`` uses (or those named) also
+restores from the default detector's masks (methods
 ``<inpainter>+<detector>``), scored on the true damage, beside the same
-inpainters given the true masks. A pure
+inpainter given the true masks. A pure
 planner (:func:`plan_benchmark`) says what goes where; the flow runs the
 stages, each stage's work side by side on the task runner (every method of
 every damage kind at once, not one after another).
@@ -25,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.detect import DEFAULT_DETECTOR, detect_jobs
 from flows.ingest import ingest_flow
+from flows.restore_archive import DEFAULT_INPAINTER
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import (
     Progress,
@@ -134,15 +136,26 @@ class BenchmarkPlan:
 CLEAN = "clean"
 
 
-def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | None, detectors: list[str] | None = None) -> BenchmarkPlan:
+def plan_benchmark(
+    out: Path,
+    *,
+    damage: list[str] | None,
+    methods: list[str] | None,
+    detectors: list[str] | None = None,
+    detect_inpaint: list[str] | None = None,
+) -> BenchmarkPlan:
     """The stages of a benchmark into ``out``: which damage, which methods repair it, which detectors look for it, which outputs are scored.
 
     Pure: names are checked against the registry, nothing is read or
     written. ``methods`` and ``detectors`` default to every available
     restorer and detector, so a newly registered one is benchmarked with no
-    other edit; ``detectors=[]`` leaves detection out. The inpainters also
-    restore from the masks of the default detector (the ``detect``
-    command's, when benchmarked; else the first listed).
+    other edit; ``detectors=[]`` leaves detection out. A detector looks at
+    the clean archive and at the damage kinds it is made to find (its
+    registry ``finds``; every inpainted kind when it names none). The
+    inpainters in ``detect_inpaint`` (default: the one ``restore-archive``
+    uses, when benchmarked) also restore from the masks of the default
+    detector (the ``detect`` command's, when benchmarked; else the first
+    listed).
 
     Raises
     ------
@@ -159,7 +172,10 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
     finders = list(REGISTRY.names(kind=DETECT, available_only=True) if detectors is None else detectors)
     for name in finders:
         REGISTRY.get(name, kind=DETECT)
+    for name in detect_inpaint or []:
+        REGISTRY.get(name, kind="inpaint")
     chosen = DEFAULT_DETECTOR if DEFAULT_DETECTOR in finders else (finders[0] if finders else None)
+    from_detected = [DEFAULT_INPAINTER] if detect_inpaint is None else list(detect_inpaint)
     damages, restores, scores, detects = [], [], [], []
     detects += [DetectGroup(CLEAN, d, out / "detected" / CLEAN / d) for d in finders]
     for kind in kinds:
@@ -175,8 +191,8 @@ def plan_benchmark(out: Path, *, damage: list[str] | None, methods: list[str] | 
             scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method))
         if REGISTRY.get(kind).repaired_by != "inpaint":
             continue
-        detects += [DetectGroup(kind, d, out / "detected" / kind / d) for d in finders]
-        for method in restorers_for(kind, names) if chosen else []:
+        detects += [DetectGroup(kind, d, out / "detected" / kind / d) for d in finders if kind in (REGISTRY.get(d).finds or (kind,))]
+        for method in [m for m in restorers_for(kind, names) if m in from_detected] if chosen else []:
             label = f"{method}+{chosen}"
             restored = out / "restored" / kind / label
             restores.append(RestoreGroup(kind, label, restore_options(kind, method), group.output, restored, detector=chosen))
@@ -197,6 +213,7 @@ def benchmark_flow(
     seed: int = 0,
     workers: int | None = None,
     detectors: list[str] | None = None,
+    detect_inpaint: list[str] | None = None,
 ) -> dict:
     """Benchmark ``methods`` on ``damage`` simulated over the clean archive ``input``, and ``detectors`` on finding it; reports in ``output/report``.
 
@@ -205,7 +222,7 @@ def benchmark_flow(
     logger = get_run_logger()
     workers = workers or default_workers()
     out = Path(output)
-    plan = plan_benchmark(out, damage=damage, methods=methods, detectors=detectors)
+    plan = plan_benchmark(out, damage=damage, methods=methods, detectors=detectors, detect_inpaint=detect_inpaint)
     settings = {(g.damage, g.method): restore_settings(g.method.split("+")[0], g.options) for g in plan.restores}  # models chosen once
     finding = {name: detect_settings(name, {}) for name in {g.detector for g in plan.detects}}
     check_output_folder(input, output)
@@ -225,6 +242,7 @@ def benchmark_flow(
     damaged = {g.damage: collect(s, progress=progress) for g, s in submitted}
     records = [r for recs in damaged.values() for r in recs]
     masks = {kind: {r.path: r.mask for r in recs if r.ok} for kind, recs in damaged.items()}  # as written: no folder to list
+    damaged_files = {kind: {r.path: r.output for r in recs if r.ok} for kind, recs in damaged.items()}
 
     # detect: every detector on every inpainting kind's damage, and on the clean archive
     submitted = []
@@ -246,13 +264,15 @@ def benchmark_flow(
     restored = {(g.damage, g.method): collect(s, progress=progress) for g, s in submitted}
     records += [r for recs in restored.values() for r in recs]
 
-    # score the detectors' masks against the simulated ones (clean: against nothing)
+    # score the detectors' masks against the simulated ones (clean: against nothing); damage that changed nothing visibly is left out
     score_jobs = []
     for g in plan.detects:
         labels = {"damage": g.damage, "detector": g.detector}
         sidecars = out / SIDECAR_DIR / "detection" / g.damage / g.detector
         score_jobs += [
-            DetectionScoreJob(rel=rel, predicted=mask, truth=None if g.damage == CLEAN else masks[g.damage][rel], labels=labels, sidecar=str(sidecars / f"{rel}.json"))
+            DetectionScoreJob(rel=rel, predicted=mask, truth=None if g.damage == CLEAN else masks[g.damage][rel],
+                              clean=None if g.damage == CLEAN else str(root / rel), damaged=None if g.damage == CLEAN else damaged_files[g.damage][rel],
+                              labels=labels, sidecar=str(sidecars / f"{rel}.json"))
             for rel, mask in sorted(found_masks[g.damage, g.detector].items())
         ]  # fmt: skip
     detection_scores = collect(submit_batched(evaluate_batch, score_jobs, workers=workers), progress=progress)

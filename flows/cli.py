@@ -488,9 +488,19 @@ def train(
 
 
 def _run_benchmark(
-    input: Path, output: Path, methods: list[str] | None, damage: list[str] | None, seed: int, workers: int | None, flow, detectors: list[str] | None = None
+    input: Path,
+    output: Path,
+    methods: list[str] | None,
+    damage: list[str] | None,
+    seed: int,
+    workers: int | None,
+    flow,
+    detectors: list[str] | None = None,
+    detect_inpaint: list[str] | None = None,
 ) -> dict:
-    result = _run_flow(flow, str(input), str(output), methods=methods, damage=damage, seed=seed, workers=workers, detectors=detectors)
+    result = _run_flow(
+        flow, str(input), str(output), methods=methods, damage=damage, seed=seed, workers=workers, detectors=detectors, detect_inpaint=detect_inpaint
+    )
     for key, path in result["report"].items():
         typer.echo(f"{key:18s} {path}")
     for r in result["quarantined"]:
@@ -509,6 +519,12 @@ def benchmark(
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
     damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
     detectors: Annotated[Optional[str], typer.Option(help="Comma-separated detectors (default: every available one; 'none' for no detection).")] = None,
+    detect_inpaint: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated inpainters that also restore from the default detector's masks (default: restore-archive's inpainter; 'none': none)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed for the damage.")] = 0,
     workers: Workers = None,
     task_runner: TaskRunner = None,
@@ -524,9 +540,12 @@ def benchmark(
     finders = [] if detectors == "none" else _split(detectors)
     for name in finders or []:
         _check(name, "detect")
+    from_detected = [] if detect_inpaint == "none" else _split(detect_inpaint)
+    for name in from_detected or []:
+        _check(name, "inpaint")
     _check_output(input, output, hint="--output")
     flow = _runner(benchmark_flow, workers, task_runner, dask_address)
-    result = _run_benchmark(input, output, _split(methods), _split(damage), seed, workers, flow, detectors=finders)
+    result = _run_benchmark(input, output, _split(methods), _split(damage), seed, workers, flow, detectors=finders, detect_inpaint=from_detected)
     raise typer.Exit(1 if result["quarantined"] or result["failed"] else 0)
 
 

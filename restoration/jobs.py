@@ -326,20 +326,29 @@ class EvaluationJob(Job):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DetectionScoreJob(Job):
-    """Score a detected mask ``predicted`` against the true mask ``truth`` (None: a clean image): one record per frame."""
+    """Score a detected mask ``predicted`` against the true mask ``truth`` (None: a clean image): one record per frame.
+
+    ``clean`` and ``damaged``: the files the damage was simulated from and
+    into; damage that changed nothing visibly is then left out of the scores.
+    """
 
     step: ClassVar[str] = "score-detection"
     predicted: str
     truth: str | None = None
+    clean: str | None = None
+    damaged: str | None = None
 
     def inputs(self) -> dict[str, str | None]:
-        return {"predicted": self.predicted, "truth": self.truth}
+        return {"predicted": self.predicted, "truth": self.truth, "clean": self.clean, "damaged": self.damaged}
 
     def key_settings(self) -> dict[str, Any]:
         return {"metrics": DETECTION_METRICS_VERSION}
 
     def run(self) -> list[dict[str, Any]]:
-        return score_detection_file(Path(self.predicted), Path(self.truth) if self.truth else None, rel=self.rel)
+        def path(value: str | None) -> Path | None:
+            return Path(value) if value else None
+
+        return score_detection_file(Path(self.predicted), path(self.truth), rel=self.rel, clean=path(self.clean), damaged=path(self.damaged))
 
 
 class Jobs(ItemSequence[Job]):

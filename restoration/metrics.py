@@ -103,19 +103,43 @@ def _near(mask: np.ndarray, tolerance: int) -> np.ndarray:
     return ndimage.binary_dilation(mask, structure=np.ones((size, size), bool))
 
 
-def detection_counts(true_mask: np.ndarray, predicted_mask: np.ndarray, *, tolerance: int = 1) -> tuple[int, int, int, int]:
+#: The least change, as a fraction of the data range, that makes a damaged pixel visible
+#: (about 5 grey levels in 8 bits; the Weber fraction of the eye is 1-2 %).
+VISIBLE_CHANGE = 0.02
+
+
+def unchanged_damage(clean: np.ndarray, damaged: np.ndarray, mask: np.ndarray, *, data_range: float, visible: float = VISIBLE_CHANGE) -> np.ndarray:
+    """Pixels of the damage ``mask`` that the damage left as they were: no channel moved by more than ``visible`` of ``data_range``.
+
+    A black hole on a black background, a dark speck on a dark coat: no
+    detector, and no person, can see such damage, so detection scores leave
+    these pixels out (``ignore`` of :func:`detection_scores`). Inpainting
+    scores keep them.
+    """
+    _check(clean, damaged)
+    change = np.abs(damaged.astype(np.float64) - clean.astype(np.float64))
+    if change.ndim == 3:
+        change = change.max(axis=2)
+    return (np.asarray(mask) != 0) & (change <= visible * data_range)
+
+
+def detection_counts(true_mask: np.ndarray, predicted_mask: np.ndarray, *, tolerance: int = 1, ignore: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """Counts behind :func:`detection_scores`: predicted pixels near a true one, true pixels near a predicted one, predicted, true.
 
-    Sums of these over many images give pooled scores.
+    Pixels in ``ignore`` count neither way. Sums of these over many images
+    give pooled scores.
     """
     truth = np.asarray(true_mask) != 0
     predicted = np.asarray(predicted_mask) != 0
+    if ignore is not None:
+        care = ~(np.asarray(ignore) != 0)
+        truth, predicted = truth & care, predicted & care
     correct = int((predicted & _near(truth, tolerance)).sum())
     found = int((truth & _near(predicted, tolerance)).sum())
     return correct, found, int(predicted.sum()), int(truth.sum())
 
 
-def detection_scores(true_mask: np.ndarray, predicted_mask: np.ndarray, *, tolerance: int = 1) -> dict[str, float]:
+def detection_scores(true_mask: np.ndarray, predicted_mask: np.ndarray, *, tolerance: int = 1, ignore: np.ndarray | None = None) -> dict[str, float]:
     """Precision, recall, F1 and IoU of a predicted damage mask, with a tolerance in pixels.
 
     A predicted pixel is correct when a truly damaged pixel lies within
@@ -123,9 +147,10 @@ def detection_scores(true_mask: np.ndarray, predicted_mask: np.ndarray, *, toler
     neighbours); a damaged pixel is found when a predicted one lies that
     close. Precision counts over the predicted pixels, recall over the true
     ones; IoU is ``tp / (tp + fp + fn)`` with ``tp`` the mean of the two
-    correct counts. An empty truth gives NaN recall (nothing to find) and
-    precision 0 for any prediction; also returns ``flagged``, the fraction
-    of pixels predicted damaged.
+    correct counts. Pixels in ``ignore`` (e.g. :func:`unchanged_damage`)
+    count neither way. An empty truth gives NaN recall (nothing to find)
+    and precision 0 for any prediction; also returns ``flagged``, the
+    fraction of all pixels predicted damaged.
 
     References
     ----------
@@ -137,7 +162,7 @@ def detection_scores(true_mask: np.ndarray, predicted_mask: np.ndarray, *, toler
     predicted = np.asarray(predicted_mask) != 0
     if truth.shape != predicted.shape:
         raise ValueError(f"shapes differ: true mask {truth.shape}, predicted {predicted.shape}")
-    correct, found, n_pred, n_true = detection_counts(truth, predicted, tolerance=tolerance)
+    correct, found, n_pred, n_true = detection_counts(truth, predicted, tolerance=tolerance, ignore=ignore)
     precision = correct / n_pred if n_pred else (float("nan") if n_true == 0 else 0.0)
     recall = found / n_true if n_true else float("nan")
     if n_true == 0 or n_pred == 0:
@@ -147,4 +172,4 @@ def detection_scores(true_mask: np.ndarray, predicted_mask: np.ndarray, *, toler
     tp = 0.5 * (correct + found)
     union = tp + (n_pred - correct) + (n_true - found)
     iou = tp / union if union else float("nan")
-    return {"precision": precision, "recall": recall, "f1": f1, "iou": iou, "flagged": n_pred / truth.size}
+    return {"precision": precision, "recall": recall, "f1": f1, "iou": iou, "flagged": float(predicted.sum()) / truth.size}

@@ -31,7 +31,7 @@ from restoration.io import (
     write_mask_file,
 )
 from restoration.methods.upscale import DEFAULT_SCALE
-from restoration.metrics import detection_counts, detection_scores, hole_psnr, hole_ssim, psnr, ssim
+from restoration.metrics import VISIBLE_CHANGE, detection_counts, detection_scores, hole_psnr, hole_ssim, psnr, ssim, unchanged_damage
 from restoration.options import MAX_PIXELS_ENV
 from restoration.pixels import pixel_range
 from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
@@ -480,24 +480,37 @@ def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, 
 
 
 #: What the scoring of detected masks computes (part of its provenance key).
-DETECTION_METRICS_VERSION = "precision, recall, f1, iou with 1-pixel tolerance"
+DETECTION_METRICS_VERSION = f"precision, recall, f1, iou with 1-pixel tolerance; damage that changed no channel by over {VISIBLE_CHANGE:.0%} ignored"
 
 
-def score_detection_file(predicted: Path, truth: Path | None, *, rel: str, tolerance: int = 1) -> list[dict]:
+def score_detection_file(
+    predicted: Path, truth: Path | None, *, rel: str, tolerance: int = 1, clean: Path | None = None, damaged: Path | None = None
+) -> list[dict]:
     """Scores of a detected mask file against the true mask file (None: a clean image, nothing damaged), one row per frame.
 
-    Each row has the counts behind the scores (``correct``, ``found``,
-    ``predicted``, ``true``) so that summaries can pool them, and the scores
-    of :func:`restoration.metrics.detection_scores`.
+    Given the ``clean`` and ``damaged`` files too, true damage that left its
+    pixels as they were (:func:`restoration.metrics.unchanged_damage`)
+    counts neither way. Each row has the counts behind the scores
+    (``correct``, ``found``, ``predicted``, ``true``) so that summaries can
+    pool them, and the scores of :func:`restoration.metrics.detection_scores`.
     """
     found = _read(Path(predicted))
     planes = [m != 0 if m.ndim == 2 else (m != 0).any(axis=2) for m in found.frames]
     truths = [np.zeros_like(p) for p in planes] if truth is None else _read_masks(truth, found)
+    ignores = [None] * len(planes)
+    if truth is not None and clean is not None and damaged is not None:
+        before, after = _read(Path(clean)), _read(Path(damaged))
+        if len(before.frames) != len(planes) or len(after.frames) != len(planes):
+            raise FileStepError(f"{predicted}: {len(planes)} frames, but {clean} has {len(before.frames)} and {damaged} {len(after.frames)}")
+        ignores = [
+            unchanged_damage(b, a, t, data_range=pixel_range(b, bit_depth=before.bit_depth).span)
+            for b, a, t in zip(before.frames, after.frames, truths)
+        ]  # fmt: skip
     rows = []
-    for index, (plane, true_plane) in enumerate(zip(planes, truths)):
-        correct, hits, n_pred, n_true = detection_counts(true_plane, plane, tolerance=tolerance)
+    for index, (plane, true_plane, ignore) in enumerate(zip(planes, truths, ignores)):
+        correct, hits, n_pred, n_true = detection_counts(true_plane, plane, tolerance=tolerance, ignore=ignore)
         rows.append(
             {"path": rel, "index": index, "correct": correct, "found": hits, "predicted": n_pred, "true": n_true,
-             **detection_scores(true_plane, plane, tolerance=tolerance)}
+             **detection_scores(true_plane, plane, tolerance=tolerance, ignore=ignore)}
         )  # fmt: skip
     return rows

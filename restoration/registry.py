@@ -33,8 +33,8 @@ RESTORER_KINDS = ("inpaint", "denoise", "upscale")
 DETECT = "detect"
 KINDS = (*RESTORER_KINDS, DETECT, "damage", "metric")
 #: Keyword parameters that are not user options: the frame's value range,
-#: and a simulator's random generator.
-NOT_OPTIONS = ("value_range", "rng")
+#: a simulator's random generator, and the pixels a detection metric leaves out.
+NOT_OPTIONS = ("value_range", "rng", "ignore")
 
 
 class RegistryError(ValueError):
@@ -102,6 +102,10 @@ class Entry:
         :data:`restoration.options.OPTIONS`, or options not in it.
     learned : Learned, optional
         For learned restorers: model task and shipped default.
+    finds : tuple of str
+        For detectors: the simulated damage kinds it is made to find; the
+        benchmark scores it on those (and on clean images). Empty: every
+        kind that inpainting repairs.
     """
 
     name: str
@@ -114,6 +118,7 @@ class Entry:
     whole_limit: int | None = None
     bounds: Mapping[str, Bound] = field(default_factory=dict)
     learned: Learned | None = None
+    finds: tuple[str, ...] = ()
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -286,11 +291,11 @@ def _builtin_entries() -> list[Entry]:
         # damage detection (kind "detect"): a mask and a confidence map per frame
         Entry("detect-unet", "detect", learned_detectors.detect_learned, "every kind of damage, U-Net segmentation, learned (Ronneberger 2015)", context=64, learned=Learned("detect", "detect-unet", "restoration.learned.recipes:DetectRecipe")),
         Entry("detect-classical", "detect", detect.detect_classical, "union of the classical detectors named in --kinds", context=160),
-        Entry("detect-holes", "detect", detect.detect_holes, "holes, tears, missing corners: flat regions cut off from their surroundings", context=192),
-        Entry("detect-scratches", "detect", detect.detect_scratches, "scratches, cracks, hairs: line integration and hysteresis (Kokaram 1998)", context=64),
-        Entry("detect-spots", "detect", detect.detect_spots, "dust and spots: top-hats with an area filter", context=64),
-        Entry("detect-stains", "detect", detect.detect_stains, "stains and blotches: departure from a smooth background (flags shadows too)", context=160),
-        Entry("detect-dead-pixels", "detect", detect.detect_dead_pixels, "detector faults: dead rows/columns, stuck pixels, impulse noise", context=8),
+        Entry("detect-holes", "detect", detect.detect_holes, "holes, tears, missing corners: flat regions cut off from their surroundings", context=192, finds=("holes", "tears")),
+        Entry("detect-scratches", "detect", detect.detect_scratches, "scratches, cracks, hairs: line integration and hysteresis (Kokaram 1998)", context=64, finds=("scratches", "cracks")),
+        Entry("detect-spots", "detect", detect.detect_spots, "dust and spots: top-hats with an area filter", context=64, finds=("dust", "salt-pepper")),
+        Entry("detect-stains", "detect", detect.detect_stains, "stains and blotches: departure from a smooth background (flags shadows too)", context=160, finds=("blotches",)),
+        Entry("detect-dead-pixels", "detect", detect.detect_dead_pixels, "detector faults: dead rows/columns, stuck pixels, impulse noise", context=8, finds=("salt-pepper",)),
         # damage simulation
         Entry("holes", "damage", dmg.simulate_holes, "free-form brush holes", repaired_by="inpaint"),
         Entry("scratches", "damage", dmg.simulate_scratches, "thin bright/dark curved scratches", repaired_by="inpaint"),

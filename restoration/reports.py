@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.stats import bootstrap
 
 from restoration.io import atomic_write
+from restoration.metrics import VISIBLE_CHANGE
 
 METRICS = ("psnr", "ssim", "hole_psnr", "hole_ssim")
 GROUP_BY = ("method", "damage", "ratio_bin", "modality")
@@ -147,7 +148,7 @@ def detection_summary(rows: list[dict]) -> pd.DataFrame:
     out = []
     for (damage, detector), group in frame.groupby(["damage", "detector"], sort=True):
         correct, found, predicted, true = (int(group[c].sum()) for c in ("correct", "found", "predicted", "true"))
-        precision = correct / predicted if predicted else float("nan")
+        precision = correct / predicted if predicted and true else float("nan")  # on clean images only `flagged` says anything
         recall = found / true if true else float("nan")
         f1 = 2 * precision * recall / (precision + recall) if predicted and true and precision + recall else float("nan")
         tp = 0.5 * (correct + found)
@@ -169,7 +170,8 @@ def detection_markdown(summary: pd.DataFrame) -> str:
         [
             "## Damage detection",
             "",
-            "Pixel precision, recall, F1 and IoU against the simulated damage (a pixel within 1 pixel of a true one counts), "
+            "Pixel precision, recall, F1 and IoU against the simulated damage (a pixel within 1 pixel of a true one counts; "
+            f"damage that changed no pixel by more than {VISIBLE_CHANGE:.0%} of its range counts neither way), "
             "pooled over the frames; `clean` rows are the undamaged archive: the share of its pixels flagged.",
             "",
             shown.to_markdown(index=False),

@@ -55,3 +55,25 @@ def test_every_restorer_option_is_a_flag():
     for entry in REGISTRY.entries(kind=("inpaint", "denoise", "upscale")):
         for option in entry.options:
             assert "--" + option.replace("_", "-") in help_text, option  # fsr --quality, exemplar --patch-size/--search-radius
+
+
+def test_the_benchmark_plan_puts_each_detector_on_the_damage_it_finds(tmp_path):
+    from flows.benchmark import CLEAN, plan_benchmark
+    from flows.restore_archive import DEFAULT_INPAINTER
+
+    everything = set(REGISTRY.names(kind="detect", available_only=True))
+    plan = plan_benchmark(tmp_path, damage=["holes", "scratches", "gaussian"], methods=["telea", "biharmonic", "nlm"])
+    looked = {}
+    for group in plan.detects:
+        looked.setdefault(group.damage, set()).add(group.detector)
+    assert looked[CLEAN] == everything and "gaussian" not in looked
+    assert "detect-holes" in looked["holes"] and "detect-holes" not in looked["scratches"]
+    assert "detect-scratches" in looked["scratches"] and "detect-scratches" not in looked["holes"]
+    assert {"detect-classical", "detect-unet"} <= looked["holes"] & looked["scratches"]  # they find every kind
+    # restore-archive's inpainter restores from the detected masks too; others only when named
+    from_detected = {(g.damage, g.method) for g in plan.restores if g.detector}
+    assert from_detected == {("holes", f"{DEFAULT_INPAINTER}+detect-classical"), ("scratches", f"{DEFAULT_INPAINTER}+detect-classical")}
+    named = plan_benchmark(tmp_path, damage=["holes"], methods=["telea", "biharmonic"], detect_inpaint=["biharmonic"])
+    assert {g.method for g in named.restores if g.detector} == {"biharmonic+detect-classical"}
+    assert not [g for g in plan_benchmark(tmp_path, damage=["holes"], methods=["telea"], detect_inpaint=[]).restores if g.detector]
+    assert not plan_benchmark(tmp_path, damage=["holes"], methods=["telea"], detectors=[]).detects

@@ -9,7 +9,7 @@ import skimage.data
 
 from restoration import frames
 from restoration.damage import detect, simulate
-from restoration.metrics import detection_scores
+from restoration.metrics import detection_scores, unchanged_damage
 from restoration.registry import REGISTRY
 
 
@@ -61,6 +61,24 @@ def test_scores_count_a_one_pixel_shift_as_correct_within_the_tolerance():
     assert missed["recall"] == 0 and missed["f1"] == 0 and missed["flagged"] == 0
     clean = detection_scores(np.zeros_like(truth), truth)
     assert clean["precision"] == 0 and np.isnan(clean["recall"]) and clean["flagged"] == pytest.approx(0.0625)
+
+
+def test_damage_that_changed_nothing_counts_neither_way():
+    # A black hole half on a black background: its hidden half is no detector's to find.
+    clean = np.full((40, 40), 120, np.uint8)
+    clean[:, :20] = 0
+    truth = np.zeros((40, 40), bool)
+    truth[10:30, 10:30] = True
+    damaged = np.where(truth, 0, clean).astype(np.uint8)
+    unseen = unchanged_damage(clean, damaged, truth, data_range=255)
+    assert unseen.sum() == 200 and not unseen[:, 20:].any()
+    visible_only = truth & ~unseen
+    assert detection_scores(truth, visible_only)["recall"] == pytest.approx(0.5, abs=0.06)  # 1-px tolerance finds a column more
+    scored = detection_scores(truth, visible_only, ignore=unseen)
+    assert scored["recall"] == 1.0 and scored["precision"] == 1.0
+    # flagging the hidden half is not held against a detector either, and a faint change within 2 % is hidden
+    assert detection_scores(truth, truth, ignore=unseen)["precision"] == 1.0
+    assert unchanged_damage(clean, clean + truth.astype(np.uint8) * 5, truth, data_range=255).sum() == 400
 
 
 def test_scratch_detector_finds_a_planted_scratch_and_little_else(photo):

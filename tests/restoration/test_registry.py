@@ -112,3 +112,12 @@ def test_learned_entries_say_task_default_model_and_recipe():
     assert default_model_name("cnn-sr", scale=4) == "cnn-sr-x4"
     assert model_directory("cnn-sr", {"scale": 4}).name == "cnn-sr-x4"
     assert REGISTRY.get("cnn-denoise").learned.recipe.endswith(":DenoiseRecipe")
+
+
+def test_detectors_name_damage_kinds_they_find():
+    # The benchmark scores a detector on the kinds it finds: each must be simulated damage that inpainting repairs.
+    detectors = [REGISTRY.get(n) for n in REGISTRY.names(kind="detect")]
+    assert any(e.finds for e in detectors) and any(not e.finds for e in detectors)
+    for entry in detectors:
+        for kind in entry.finds:
+            assert REGISTRY.get(kind, kind="damage").repaired_by == "inpaint", (entry.name, kind)
