@@ -35,6 +35,9 @@ LUMA = np.array([0.299, 0.587, 0.114])
 CLASSICAL_KINDS = ("holes", "scratches", "spots", "dead-pixels")
 
 
+#: The spot detector's structuring element as a fraction of the image's smaller side.
+SPOT_SCALE = 0.03
+
 #: Pixels of a flat region with a cut edge that make it a hole at any value (not only black or white).
 LARGE_FLAT = 400
 
@@ -200,7 +203,7 @@ def _keep_elongated(candidates: np.ndarray, *, min_length: int, elongation: floa
 def detect_spots(image: np.ndarray, *, sensitivity: float = 1.0, value_range=None) -> Detection:
     """Dust, specks and spots: compact dark or bright blobs against their surroundings (top-hats with an area filter).
 
-    The structuring element is about 1.5 % of the image's smaller side (at
+    The structuring element is about 3 % of the image's smaller side (at
     least 7 pixels), so blobs up to that size stand out; a blob is kept
     when its contrast is well above the local texture, its area between 2
     pixels and a quarter of the element's, and it is not elongated (thin
@@ -208,7 +211,7 @@ def detect_spots(image: np.ndarray, *, sensitivity: float = 1.0, value_range=Non
     """
     gray = np.nan_to_num(gray_unit(image, value_range=value_range))
     h, w = gray.shape
-    size = max(7, int(0.015 * min(h, w)) | 1)
+    size = max(7, int(SPOT_SCALE * min(h, w)) | 1)
     bright, dark = _top_hats(gray, size)
     contrast = np.maximum(bright, dark)
     noise = noise_sigma_unit(gray)
