@@ -95,6 +95,15 @@ def _read_masks(mask_path: Path, image) -> list[np.ndarray]:
         raise FileStepError(str(exc)) from exc
 
 
+def _write_frames(image, frames: list[np.ndarray], dst: Path, *, derivation: str) -> None:
+    """Write ``frames`` in ``image``'s format to ``dst``, its own pixels released first; a frame the format refuses fails the file."""
+    _release_pixels(image)
+    try:
+        write_image_file(image, frames, dst, derivation=derivation)
+    except ValueError as exc:
+        raise FileStepError(str(exc)) from exc
+
+
 def _release_pixels(image) -> None:
     """Drop an image's pixels once its new frames exist: writing needs only each frame's shape and dtype.
 
@@ -204,11 +213,7 @@ def damage_file(src: Path, dst: Path, mask_dst: Path, *, rel: str, kind: str, se
         frames.append(_keep_depth(damaged, frame.dtype, image.bit_depth))
         masks.append(mask)
     derivation = f"archive-restoration {__version__} simulated damage {kind} seed={seed} {opts}"
-    _release_pixels(image)
-    try:
-        write_image_file(image, frames, dst, derivation=derivation)
-    except ValueError as exc:
-        raise FileStepError(str(exc)) from exc
+    _write_frames(image, frames, dst, derivation=derivation)
     mask_path = write_mask_file(masks, mask_dst)
     return {
         "path": rel,
@@ -280,11 +285,7 @@ def restore_file(
         record["model_sha256"] = loaded
     derivation = f"archive-restoration {__version__} {method} {opts}"
     masks = None
-    _release_pixels(image)
-    try:
-        write_image_file(image, restored, dst, derivation=derivation)
-    except ValueError as exc:
-        raise FileStepError(str(exc)) from exc
+    _write_frames(image, restored, dst, derivation=derivation)
     logger.debug("restored %s with %s: %d frame(s) in %.2f s", rel, method, len(restored), seconds)
     return record
 
@@ -468,11 +469,7 @@ def repair_file(src: Path, dst: Path, mask_dst: Path, synthesised_dst: Path, *, 
     )
     done = [record["detect"], settings.inpainter.method] + ([settings.denoiser.method] if any(denoised) else [])
     derivation = f"archive-restoration {__version__} restore-archive: {', '.join(done)}"
-    _release_pixels(image)
-    try:
-        write_image_file(image, restored, dst, derivation=derivation)
-    except ValueError as exc:
-        raise FileStepError(str(exc)) from exc
+    _write_frames(image, restored, dst, derivation=derivation)
     record["output"] = str(dst)
     record["mask"] = str(write_mask_file(masks, mask_dst))
     record["synthesised"] = str(write_map_file(maps, synthesised_dst))
