@@ -439,7 +439,7 @@ def package_images(
 @app.command()
 def train(
     task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr, vae or detect.")],
-    data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Folder of training images.")],
+    data: Annotated[list[Path], typer.Option("--data", exists=True, file_okay=False, help="Folder of training images (repeat for several).")],
     output: Annotated[Path, typer.Option("--output", "--out", help="Model directory to write.")],
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
@@ -447,6 +447,7 @@ def train(
     self_supervised: Annotated[bool, typer.Option("--self-supervised", help="Learn from a damaged archive with no clean copies.")] = False,
     masks: Annotated[Optional[Path], typer.Option(help="Damage masks of the training images (self-supervised inpainting).")] = None,
     scale: Annotated[int, typer.Option(help="Super-resolution factor (2 or 4).")] = 2,
+    data_licence: Annotated[str, typer.Option("--data-licence", help="Origin and licence of the training images, for the model card.")] = "",
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     patch: Annotated[int, typer.Option(min=16, help="Crop size (multiple of 8).")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
@@ -470,7 +471,8 @@ def train(
     from restoration.archive import UnsafeOutputError, check_output_folder
 
     try:
-        check_output_folder(data, output)
+        for folder in data:
+            check_output_folder(folder, output)
     except UnsafeOutputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--output") from None
     from flows.train import train_flow
@@ -478,7 +480,7 @@ def train(
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
     try:
         card = _runner(train_flow, 1, task_runner, dask_address)(
-            settings, str(data), str(output), masks=str(masks) if masks else None, resume=resume, command=command
+            settings, [str(d) for d in data], str(output), masks=str(masks) if masks else None, resume=resume, command=command, data_licence=data_licence
         )
     except (ModelFileError, ValueError) as exc:
         typer.echo(f"train: {exc}", err=True)

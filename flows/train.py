@@ -12,10 +12,20 @@ from restoration.learned.training import TrainingSettings
 from tasks.train import train_model_task
 
 
-@flow(name="train", flow_run_name="train-{settings.task}-{data}")
-def train_flow(settings: TrainingSettings, data: str, output: str, masks: str | None = None, resume: bool = False, command: str = "") -> dict:
-    """Train ``settings.task`` on ``data``; the model, its card and its loss curve land in ``output``."""
-    card = train_model_task(settings, data, output, masks, resume, command)
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    data = params["data"] if isinstance(params["data"], list) else [params["data"]]
+    return f"train-{params['settings'].task}-" + "+".join(Path(d).name for d in data)
+
+
+@flow(name="train", flow_run_name=_run_name)
+def train_flow(
+    settings: TrainingSettings, data: list[str] | str, output: str, masks: str | None = None, resume: bool = False, command: str = "", data_licence: str = ""
+) -> dict:
+    """Train ``settings.task`` on ``data`` (one folder or several); the model, its card and its loss curve land in ``output``."""
+    card = train_model_task(settings, data, output, masks, resume, command, data_licence)
     rows = [{"step": v["step"], **{k: round(x, 4) for k, x in v.items() if k != "step"}} for v in card["validation_history"]]
     if rows:
         create_table_artifact(rows, key=f"train-{settings.task}-validation", description=f"validation scores of {card['restorer']}")

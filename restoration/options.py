@@ -31,7 +31,7 @@ class Bound:
     Attributes
     ----------
     kind : str
-        ``float``, ``int``, ``str``, ``path`` or ``range`` (a pair ``low <= high``).
+        ``float``, ``int``, ``str``, ``path``, ``bool`` or ``range`` (a pair ``low <= high``).
     low, high : float, optional
         Inclusive limits (for a range: of both ends).
     above : float, optional
@@ -58,13 +58,15 @@ class Bound:
     @property
     def value_type(self) -> type:
         """The Python type a command-line flag or a form field of this option takes (a range is text such as ``0.2-0.3``)."""
-        return {"float": float, "int": int, "str": str, "path": Path, "range": str}[self.kind]
+        return {"float": float, "int": int, "str": str, "path": Path, "range": str, "bool": bool}[self.kind]
 
     def describe(self) -> str:
         """What the option must be, in words."""
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
-        parts = {"float": "a finite number", "int": "a whole number", "str": "text", "path": "a path", "range": "a range low-high"}[self.kind]
+        parts = {"float": "a finite number", "int": "a whole number", "str": "text", "path": "a path", "range": "a range low-high", "bool": "true or false"}[
+            self.kind
+        ]
         limits = []
         if self.above is not None:
             limits.append(f"above {self.above:g}")
@@ -91,6 +93,10 @@ class Bound:
         return checked
 
     def _coerce(self, value: Any) -> Any:
+        if self.kind == "bool":  # a schedule file may say "true"; a number is not a yes or a no
+            if isinstance(value, bool):
+                return value
+            return {"true": True, "false": False}.get(value.lower()) if isinstance(value, str) else None
         if isinstance(value, bool):
             return None
         if self.kind == "float":
@@ -132,6 +138,7 @@ OPTIONS: dict[str, Bound] = {
     "scale": Bound("int", low=2, high=8, help="Integer upscaling factor."),
     "model": Bound("path", help="Model directory of a learned method (default: the shipped model)."),
     "tile": Bound("int", low=64, high=4096, multiple=8, help="Largest square a learned network sees at once."),
+    "self_ensemble": Bound("bool", help="Average a learned network over the 8 flips and quarter turns of the image (8x the time)."),
     "quality": Bound("str", choices=("fast", "best"), help="Frequency-selective reconstruction's quality."),
     "patch_size": Bound("int", low=3, high=31, odd=True, help="Side of the copied patches (odd)."),
     "search_radius": Bound("int", low=1, high=1024, help="How far to look for source patches, in pixels."),

@@ -17,7 +17,9 @@ def _retry_unless_refused(task, task_run, state) -> bool:
 
 
 @task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_refused)
-def train_model_task(settings: TrainingSettings, data: str, output: str, masks: str | None, resume: bool, command: str) -> dict:
+def train_model_task(
+    settings: TrainingSettings, data: list[str] | str, output: str, masks: str | None, resume: bool, command: str, data_licence: str = ""
+) -> dict:
     """Train and write the model directory; a retry resumes from the last checkpoint."""
     logger = get_run_logger()
     if task_run.run_count > 1 and (Path(output) / CHECKPOINT).exists():
@@ -38,4 +40,4 @@ def train_model_task(settings: TrainingSettings, data: str, output: str, masks: 
             " ".join(f"val_{k} {v:.3f}" for k, v in val.items() if k != "step"),
         )
 
-    return train_model(settings, data, output, masks_dir=masks, resume=resume, command=command, progress=progress)
+    return train_model(settings, data, output, masks_dir=masks, data_licence=data_licence, resume=resume, command=command, progress=progress)

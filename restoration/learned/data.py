@@ -86,14 +86,51 @@ def load_training_images(
     return images, manifest
 
 
+def load_training_sources(
+    roots: os.PathLike | str | list[os.PathLike | str],
+    *,
+    masks_dir: os.PathLike | str | None = None,
+    min_size: int = 32,
+    exclude: list[os.PathLike | str] = (),
+) -> tuple[list[TrainingImage], list[dict]]:
+    """:func:`load_training_images` over one folder or several, as one set.
+
+    With several folders, each image's path (and its manifest row) starts
+    with its folder's name, so files of the same name in two folders stay
+    apart (``Train400/test_001.png``, ``train-images/photos/coffee.png``);
+    folders of the same name get ``-2``, ``-3``. Damage masks
+    (``masks_dir``) go with a single folder only.
+    """
+    if isinstance(roots, (str, os.PathLike)):
+        roots = [roots]
+    roots = [Path(r) for r in roots]
+    if len(roots) == 1:
+        return load_training_images(roots[0], masks_dir=masks_dir, min_size=min_size, exclude=exclude)
+    if masks_dir is not None:
+        raise ValueError("damage masks go with a single training folder, not several")
+    images: list[TrainingImage] = []
+    manifest: list[dict] = []
+    seen: dict[str, int] = {}
+    for root in roots:
+        name = root.resolve().name or "data"
+        seen[name] = seen.get(name, 0) + 1
+        prefix = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        found, rows = load_training_images(root, min_size=min_size, exclude=exclude)
+        images += [TrainingImage(f"{prefix}/{im.rel}", im.index, im.plane, im.damaged) for im in found]
+        manifest += [{**row, "path": f"{prefix}/{row['path']}"} for row in rows]
+    return images, manifest
+
+
 def manifest_sha256(manifest: list[dict]) -> str:
     """Hash of the data manifest (paths and file hashes), recorded in model cards."""
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
-def split_validation(images: list[TrainingImage], *, fraction: float = 0.1) -> tuple[list[TrainingImage], list[TrainingImage], bool]:
+def split_validation(images: list[TrainingImage], *, fraction: float = 0.1, most: int = 12) -> tuple[list[TrainingImage], list[TrainingImage], bool]:
     """Hold out whole files for validation, chosen by a hash of their path.
 
+    ``fraction`` of the files, at most ``most`` (validation scores a few
+    fixed crops; a large set should not lose a tenth of its images to it).
     Returns ``(train, validation, held_out)``; with fewer than five files
     nothing can be spared and validation uses the training images
     (``held_out`` False, recorded in the model card).
@@ -102,7 +139,7 @@ def split_validation(images: list[TrainingImage], *, fraction: float = 0.1) -> t
     if len(files) < 5:
         return images, images, False
     ranked = sorted(files, key=lambda rel: hashlib.sha256(rel.encode()).hexdigest())
-    held = set(ranked[: max(1, round(fraction * len(files)))])
+    held = set(ranked[: max(1, min(most, round(fraction * len(files))))])
     return [im for im in images if im.rel not in held], [im for im in images if im.rel in held], True
 
 

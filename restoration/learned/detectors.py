@@ -24,6 +24,7 @@ def detect_learned(
     grow: int = 0,
     model: os.PathLike | str | None = None,
     tile: int = DEFAULT_TILE,
+    self_ensemble: bool = False,
     value_range=None,
 ) -> Detection:
     """Damage of every kind found by the segmentation network trained by ``archive-restore train --task detect``.
@@ -35,6 +36,8 @@ def detect_learned(
     model's validation crops, kept in its card (``decision_threshold``).
     The mask is then grown by ``grow`` pixels, so that it also covers the
     soft rim of a speck or a stain, which an inpainter should replace too.
+    ``self_ensemble`` averages the network over the eight flips and quarter
+    turns of the image (eight times the time).
 
     References
     ----------
@@ -45,6 +48,6 @@ def detect_learned(
 
     net, card = inference.network("detect-unet", {"model": model})
     gray = np.nan_to_num(gray_unit(image, value_range=value_range))
-    probability = inference.damage_probability(gray, net=net, tile=tile)
+    probability = inference.damage_probability(gray, net=net, tile=tile, self_ensemble=self_ensemble)
     chosen = float(card.get("decision_threshold", 0.5)) if threshold is None else float(threshold)
     return Detection(grow_mask(probability >= chosen, grow), probability)

@@ -107,6 +107,41 @@ def run_tiled(
     return (out / weight)[..., : h * scale, : w * scale]
 
 
+#: The eight flips and quarter turns of the square, as (quarter turns, mirrored).
+DIHEDRAL = tuple((k, mirrored) for mirrored in (False, True) for k in range(4))
+
+
+def _turn(x: torch.Tensor, k: int, mirrored: bool) -> torch.Tensor:
+    x = torch.rot90(x, k, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if mirrored else x
+
+
+def _unturn(y: torch.Tensor, k: int, mirrored: bool) -> torch.Tensor:
+    y = torch.flip(y, dims=(-1,)) if mirrored else y
+    return torch.rot90(y, -k, dims=(-2, -1))
+
+
+def tiled(fn: Callable[..., torch.Tensor], inputs: list[torch.Tensor], *, self_ensemble: bool = False, **options) -> torch.Tensor:
+    """:func:`run_tiled`, or with ``self_ensemble`` the mean of its outputs over the eight flips and quarter turns.
+
+    Each input is turned, run and turned back, so the result is the network's
+    average over the symmetries of the square: usually a few tenths of a dB
+    better, at eight times the time.
+
+    References
+    ----------
+    Timofte, Rothe and Van Gool, "Seven ways to improve example-based single
+    image super resolution", CVPR 2016.
+    """
+    if not self_ensemble:
+        return run_tiled(fn, inputs, **options)
+    total = None
+    for k, mirrored in DIHEDRAL:
+        out = _unturn(run_tiled(fn, [_turn(x, k, mirrored) for x in inputs], **options), k, mirrored)
+        total = out if total is None else total + out
+    return total / len(DIHEDRAL)
+
+
 def _plane_tensor(plane: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(plane, np.float32))[None, None].to(_device())
 
@@ -119,27 +154,27 @@ def _stack(planes: list[np.ndarray], like: np.ndarray) -> np.ndarray:
     return planes[0] if like.ndim == 2 else np.stack(planes, axis=2)
 
 
-def denoise_planes(planes: list[np.ndarray], sigmas: list[float], *, net, tile: int) -> list[np.ndarray]:
+def denoise_planes(planes: list[np.ndarray], sigmas: list[float], *, net, tile: int, self_ensemble: bool = False) -> list[np.ndarray]:
     """Each float plane ([0, 1] scale) denoised by ``net`` with its noise level (0-255 scale), unclipped."""
     out = []
     with torch.inference_mode():
         for plane, sigma in zip(planes, sigmas):
             level = torch.full((1,), float(sigma) / 255.0, device=_device())
-            result = run_tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple)
+            result = tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple, self_ensemble=self_ensemble)
             out.append(result[0, 0].cpu().numpy().astype(np.float64))
     return out
 
 
-def upscale_unit(unit: np.ndarray, *, net, scale: int, tile: int) -> np.ndarray:
+def upscale_unit(unit: np.ndarray, *, net, scale: int, tile: int, self_ensemble: bool = False) -> np.ndarray:
     """A [0, 1] image upscaled: gray through ``net``, colour by luma through ``net`` and chroma (and alpha) bicubically."""
     unit = unit.astype(np.float32)
     color = unit.ndim == 3 and unit.shape[2] >= 3
     if unit.ndim == 3 and not color:
-        return np.stack([upscale_unit(unit[..., c], net=net, scale=scale, tile=tile) for c in range(unit.shape[2])], axis=2)
+        return np.stack([upscale_unit(unit[..., c], net=net, scale=scale, tile=tile, self_ensemble=self_ensemble) for c in range(unit.shape[2])], axis=2)
     ycc = cv2.cvtColor(np.ascontiguousarray(unit[..., :3]), cv2.COLOR_RGB2YCrCb) if color else None
     with torch.inference_mode():
         y = ycc[..., 0] if color else unit
-        big = run_tiled(net, [_plane_tensor(y)], tile=tile, overlap=min(OVERLAP // 2, tile // 4), scale=scale)[0, 0].cpu().numpy()
+        big = tiled(net, [_plane_tensor(y)], tile=tile, overlap=min(OVERLAP // 2, tile // 4), scale=scale, self_ensemble=self_ensemble)[0, 0].cpu().numpy()
     if not color:
         return big
     size = (big.shape[1], big.shape[0])
@@ -151,13 +186,47 @@ def upscale_unit(unit: np.ndarray, *, net, scale: int, tile: int) -> np.ndarray:
     return rgb
 
 
+def start_fill(planes: np.ndarray, holes: np.ndarray, kind: str) -> np.ndarray:
+    """The classical fill an inpainting network starts from, for (N, H, W) [0, 1] planes and their holes.
+
+    ``biharmonic``: :func:`skimage.restoration.inpaint_biharmonic` (each hole
+    region solved on its own); ``push-pull``: :func:`fill_from_known`.
+    Known pixels are returned unchanged.
+    """
+    from skimage.restoration import inpaint_biharmonic
+
+    planes = np.asarray(planes, np.float32)
+    holes = np.asarray(holes) > 0.5
+    if kind == "push-pull":
+        x, m = torch.from_numpy(planes)[:, None], torch.from_numpy(holes.astype(np.float32))[:, None]
+        return fill_from_known(x * (1 - m), m)[:, 0].numpy()
+    if kind != "biharmonic":
+        raise ValueError(f"unknown start fill {kind!r}")
+    out = planes.copy()
+    for k, (plane, hole) in enumerate(zip(planes, holes)):
+        if hole.any() and not hole.all():
+            out[k] = inpaint_biharmonic(np.where(hole, 0.0, plane), hole, split_into_regions=True)
+        elif hole.all():
+            out[k] = 0.5
+    return out
+
+
 def inpaint(
-    image: np.ndarray, mask: np.ndarray, run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], multiple: int, tile: int
+    image: np.ndarray,
+    mask: np.ndarray,
+    run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    multiple: int,
+    tile: int,
+    *,
+    start: str = "push-pull",
+    self_ensemble: bool = False,
 ) -> np.ndarray:
     """Fill ``mask`` in ``image`` plane by plane with ``run(x, m, filled)``; known pixels are the input's, bit for bit.
 
-    Planes are mapped by the known pixels' own range: a CT slice using a
-    few thousand of int16's levels is what the network expects to see.
+    ``filled`` is the ``start`` fill (:func:`start_fill`) over the whole
+    image, so no tile is without context. Planes are mapped by the known
+    pixels' own range: a CT slice using a few thousand of int16's levels is
+    what the network expects to see.
     """
     hole = hole_of(image, mask)
     if not hole.any():
@@ -169,8 +238,8 @@ def inpaint(
     with torch.inference_mode():
         for plane in _channels(unit):
             x = _plane_tensor(np.where(hole, 0.0, plane))
-            filled = fill_from_known(x, m)  # over the whole image, so no tile is without context
-            out = run_tiled(run, [x, m, filled], tile=tile, multiple=multiple)
+            filled = _plane_tensor(start_fill(plane[None], hole[None], start)[0])
+            out = tiled(run, [x, m, filled], tile=tile, multiple=multiple, self_ensemble=self_ensemble)
             planes.append(out[0, 0].cpu().numpy())
     restored = from_unit(_stack(planes, unit), prange, image.dtype)
     keep = hole if image.ndim == 2 else hole[..., None]
@@ -192,8 +261,8 @@ def vae_run(net):
     return run
 
 
-def damage_probability(gray: np.ndarray, *, net, tile: int) -> np.ndarray:
+def damage_probability(gray: np.ndarray, *, net, tile: int, self_ensemble: bool = False) -> np.ndarray:
     """Per-pixel probability of damage of a [0, 1] gray plane, float32, by the segmentation network ``net``."""
     with torch.inference_mode():
-        logits = run_tiled(net, [_plane_tensor(gray)], tile=tile, multiple=net.multiple)
+        logits = tiled(net, [_plane_tensor(gray)], tile=tile, multiple=net.multiple, self_ensemble=self_ensemble)
     return torch.sigmoid(logits)[0, 0].cpu().numpy().astype(np.float32)

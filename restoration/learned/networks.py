@@ -151,12 +151,20 @@ class GatedConv(nn.Module):
         return F.elu(features) * torch.sigmoid(gate)
 
 
-class InpaintGenerator(nn.Module):
-    """U-Net of gated convolutions that corrects a push-pull fill inside the hole.
+#: Classical fills an inpainting network can start from (``start`` of :class:`InpaintGenerator`).
+START_FILLS = ("push-pull", "biharmonic")
 
-    Input: the image with its hole filled by :func:`fill_from_known`, and the
-    mask. Output: the image with the hole synthesised and every known pixel
-    copied from the input unchanged.
+
+class InpaintGenerator(nn.Module):
+    """U-Net of gated convolutions that corrects a classical fill inside the hole.
+
+    Input: the image with its hole filled by the classical ``start`` fill
+    (``biharmonic``: the biharmonic interpolant, computed by the caller and
+    passed as ``filled``; ``push-pull``: :func:`fill_from_known`), and the
+    mask. The last layer starts at zero, so the untrained network returns
+    the classical fill exactly and training learns a correction on top of it.
+    Output: the image with the hole synthesised and every known pixel copied
+    from the input unchanged.
 
     References
     ----------
@@ -166,8 +174,11 @@ class InpaintGenerator(nn.Module):
 
     multiple = 8
 
-    def __init__(self, *, width: int = 32):
+    def __init__(self, *, width: int = 32, start: str = "push-pull"):
         super().__init__()
+        if start not in START_FILLS:
+            raise ValueError(f"start must be one of {', '.join(START_FILLS)}, got {start!r}")
+        self.start = start
         w = width
         self.enc0 = nn.Sequential(GatedConv(2, w), GatedConv(w, w))
         self.enc1 = nn.Sequential(GatedConv(w, 2 * w, stride=2), GatedConv(2 * w, 2 * w))
@@ -183,9 +194,12 @@ class InpaintGenerator(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor, *, filled: torch.Tensor | None = None) -> torch.Tensor:
         """``image`` (N, 1, H, W) in [0, 1], ``mask`` (N, 1, H, W) 1 = hole; H, W multiples of 8.
 
-        ``filled`` is the push-pull fill when the caller computed it over a
-        larger image (tiled inference); by default it is computed here.
+        ``filled`` is the :attr:`start` fill, computed by the caller over the
+        whole image (tiled inference); it is required for ``biharmonic``, and
+        a push-pull fill is computed here when it is not given.
         """
+        if filled is None and self.start != "push-pull":
+            raise ValueError(f"this generator starts from the {self.start} fill: pass it as filled=")
         start = fill_from_known(image, mask) if filled is None else filled
         e0 = self.enc0(torch.cat([start, mask], 1))
         e1 = self.enc1(e0)

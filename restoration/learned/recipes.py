@@ -270,19 +270,26 @@ class InpaintRecipe(HoleFillingRecipe):
     valid_weight: float = 1.0
     adversarial_weight: float = 0.01
     feature_weight: float = 0.1
+    #: The classical fill the generator corrects (see :class:`~restoration.learned.networks.InpaintGenerator`).
+    start: str = "biharmonic"
 
     def networks(self, options):
-        return {"net": ("InpaintGenerator", {"width": 32, **options}), "disc": ("PatchDiscriminator", {"width": 32})}
+        self.start = options.get("start", self.start)
+        return {"net": ("InpaintGenerator", {"width": 32, "start": self.start, **options}), "disc": ("PatchDiscriminator", {"width": 32})}
 
     def batch(self, images, **kwargs):
-        return _inpaint_batch(images, **kwargs)
+        from restoration.learned.inference import start_fill
+
+        batch = _inpaint_batch(images, **kwargs)
+        batch["start"] = start_fill(batch["target"] * (1 - batch["mask"]), batch["mask"], self.start)
+        return batch
 
     def step(self, nets, optimizers, batch, *, autocast, generator):
         gen, disc = nets["net"], nets["disc"]
         target, mask, trusted = batch["target"], batch["mask"], batch["trusted"]
         damaged = target * (1 - mask)
         with autocast():
-            fake = gen(damaged, mask)
+            fake = gen(damaged, mask, filled=batch["start"])
         # discriminator: hinge loss on real crops vs detached fills
         with autocast():
             real_score, _ = disc(target, mask)
@@ -306,7 +313,10 @@ class InpaintRecipe(HoleFillingRecipe):
         return {"loss": g_loss.item(), "l1_hole": l1_hole.item(), "d_loss": d_loss.item(), "adversarial": adversarial.item()}
 
     def fill(self, net, damaged: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return net(damaged, mask)
+        from restoration.learned.inference import start_fill
+
+        start = start_fill(damaged[:, 0].cpu().numpy(), mask[:, 0].cpu().numpy(), net.start)
+        return net(damaged, mask, filled=torch.from_numpy(start)[:, None].to(damaged.device))
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Each takes ``model=`` (a model directory written by ``archive-restore
 train``; default: the model shipped with the package, see
-:mod:`restoration.learned.catalog`) and ``tile=`` (the largest square the
-network sees at once). This module does not import torch: the signatures
+:mod:`restoration.learned.catalog`), ``tile=`` (the largest square the
+network sees at once) and ``self_ensemble=`` (average the network's outputs
+over the eight flips and quarter turns of the input, at eight times the
+time; :func:`restoration.learned.inference.tiled`). This module does not import torch: the signatures
 here are what the registry, the command line and the UI read, and the
 networks (:mod:`restoration.learned.inference`) are loaded at the first
 call, once per process and model, not per channel or frame.
@@ -22,7 +24,13 @@ DEFAULT_TILE = 256
 
 
 def denoise_cnn(
-    image: np.ndarray, *, sigma: float | None = None, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE, value_range=None
+    image: np.ndarray,
+    *,
+    sigma: float | None = None,
+    model: os.PathLike | str | None = None,
+    tile: int = DEFAULT_TILE,
+    self_ensemble: bool = False,
+    value_range=None,
 ) -> np.ndarray:
     """Denoise with the learned residual CNN (``cnn-denoise``).
 
@@ -45,20 +53,28 @@ def denoise_cnn(
     # Each plane is already on the unit scale of the frame's range: estimated there, never rescaled again.
     sigmas = [estimate_noise_sigma(p, value_range=(0.0, 1.0)) if sigma is None else float(sigma) for p in planes]
     net, _ = inference.network("cnn-denoise", {"model": model})
-    out = inference.denoise_planes(planes, sigmas, net=net, tile=tile)
+    out = inference.denoise_planes(planes, sigmas, net=net, tile=tile, self_ensemble=self_ensemble)
     return from_unit(out[0] if unit.ndim == 2 else np.stack(out, axis=2), prange, image.dtype)
 
 
-def denoise_cnn_unit(plane: np.ndarray, *, sigma: float, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+def denoise_cnn_unit(
+    plane: np.ndarray, *, sigma: float, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE, self_ensemble: bool = False
+) -> np.ndarray:
     """:func:`denoise_cnn` on one float plane on the [0, 1] scale, unclipped (the benchmark protocol's form)."""
     from restoration.learned import inference
 
     net, _ = inference.network("cnn-denoise", {"model": model})
-    return inference.denoise_planes([plane], [sigma], net=net, tile=tile)[0]
+    return inference.denoise_planes([plane], [sigma], net=net, tile=tile, self_ensemble=self_ensemble)[0]
 
 
 def upscale_cnn(
-    image: np.ndarray, *, scale: int = DEFAULT_SCALE, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE // 2, value_range=None
+    image: np.ndarray,
+    *,
+    scale: int = DEFAULT_SCALE,
+    model: os.PathLike | str | None = None,
+    tile: int = DEFAULT_TILE // 2,
+    self_ensemble: bool = False,
+    value_range=None,
 ) -> np.ndarray:
     """Upscale by ``scale`` with the learned super-resolution network (``cnn-sr``).
 
@@ -77,14 +93,20 @@ def upscale_cnn(
     if net.scale != scale:
         raise ValueError(f"model {model} upscales by {net.scale}, not {scale}")
     prange = range_of(image, value_range)
-    big = inference.upscale_unit(to_unit(image, prange), net=net, scale=scale, tile=tile)
+    big = inference.upscale_unit(to_unit(image, prange), net=net, scale=scale, tile=tile, self_ensemble=self_ensemble)
     return from_unit(big, prange, image.dtype)
 
 
-def inpaint_gan(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+def inpaint_gan(
+    image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE, self_ensemble: bool = False
+) -> np.ndarray:
     """Inpaint with the gated-convolution generator trained against a PatchGAN (``gan-inpaint``).
 
-    Only pixels inside ``mask`` change; the others are returned exactly.
+    The network corrects a classical fill (the biharmonic one for the
+    default model; the model card's ``start``), and its last layer starts
+    at zero, so it begins exactly at that fill and learns structure and
+    texture on top. Only pixels inside ``mask`` change; the others are
+    returned exactly.
 
     References
     ----------
@@ -93,11 +115,16 @@ def inpaint_gan(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     from restoration.learned import inference
 
     net, _ = inference.network("gan-inpaint", {"model": model})
-    return inference.inpaint(image, mask, inference.gan_run(net), net.multiple, tile)
+    return inference.inpaint(image, mask, inference.gan_run(net), net.multiple, tile, start=net.start, self_ensemble=self_ensemble)
 
 
-def inpaint_vae(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+def inpaint_vae(
+    image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str | None = None, tile: int = DEFAULT_TILE, self_ensemble: bool = False
+) -> np.ndarray:
     """Inpaint with the convolutional VAE (``vae-inpaint``): encode the damaged image, decode the mean, blend into the hole.
+
+    A baseline: a small VAE's mean decoding is blurrier than a diffusion
+    fill, and it is kept to show what a generic generative prior gives.
 
     References
     ----------
@@ -106,4 +133,4 @@ def inpaint_vae(image: np.ndarray, mask: np.ndarray, *, model: os.PathLike | str
     from restoration.learned import inference
 
     net, _ = inference.network("vae-inpaint", {"model": model})
-    return inference.inpaint(image, mask, inference.vae_run(net), net.multiple, tile)
+    return inference.inpaint(image, mask, inference.vae_run(net), net.multiple, tile, self_ensemble=self_ensemble)

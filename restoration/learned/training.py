@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from restoration.io import atomic_write
 from restoration.learned.catalog import ModelFileError, learned_tasks, restorer_of_task
-from restoration.learned.data import load_training_images, manifest_sha256, split_validation
+from restoration.learned.data import load_training_sources, manifest_sha256, split_validation
 from restoration.learned.modelfiles import load_plain, save_torch, versions, write_model
 from restoration.learned.networks import build_network, count_parameters
 from restoration.learned.recipes import Recipe, recipe_for
@@ -192,16 +192,22 @@ class TrainingState:
 
 def train_model(
     settings: TrainingSettings,
-    data_dir: os.PathLike | str,
+    data_dir: os.PathLike | str | list[os.PathLike | str],
     out_dir: os.PathLike | str,
     *,
     masks_dir: os.PathLike | str | None = None,
+    data_licence: str = "",
     resume: bool = False,
     command: str = "",
     progress: Callable[[TrainingState, TrainingSettings], None] | None = None,
     progress_every: int = 25,
 ) -> dict:
     """Train the model of ``settings.task`` on the images under ``data_dir``; write it to ``out_dir``.
+
+    ``data_dir`` is one folder or a list of them (see
+    :func:`restoration.learned.data.load_training_sources`);
+    ``data_licence`` says where the images come from and on what terms, and
+    goes into the model card.
 
     ``out_dir`` receives ``weights.pt`` (EMA weights) and ``model.json`` at
     every checkpoint, ``checkpoint.pt`` (everything needed to resume),
@@ -218,9 +224,10 @@ def train_model(
     if settings.self_supervised and settings.task == "sr":
         raise ValueError("super-resolution has no self-supervised mode (it needs high-resolution images)")
     device = resolve_device(settings.device)
-    images, manifest = load_training_images(data_dir, masks_dir=masks_dir, min_size=settings.patch // 2, exclude=[out_dir])
+    roots = [Path(d) for d in ([data_dir] if isinstance(data_dir, (str, os.PathLike)) else data_dir)]
+    images, manifest = load_training_sources(roots, masks_dir=masks_dir, min_size=settings.patch // 2, exclude=[out_dir])
     if not images:
-        raise ValueError(f"{data_dir}: no readable image of at least {settings.patch // 2} pixels a side to train on")
+        raise ValueError(f"{', '.join(map(str, roots))}: no readable image of at least {settings.patch // 2} pixels a side to train on")
     train_images, val_images, held_out = split_validation(images)
     recipe = recipe_for(settings.task, scale=settings.scale)
 
@@ -240,7 +247,7 @@ def train_model(
     autocast = (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)) if device.type == "cuda" else contextlib.nullcontext
 
     def save(complete: bool) -> dict:
-        card = _card(settings, recipe, specs, nets, state, manifest, train_images, val_images, held_out, data_dir, command, device, complete)
+        card = _card(settings, recipe, specs, nets, state, manifest, train_images, val_images, held_out, roots, data_licence, command, device, complete)
         payload = {
             "format": CHECKPOINT_FORMAT,
             "step": state.step,
@@ -322,7 +329,7 @@ def _write_history_csv(history: list[dict], path: Path) -> None:
 
 
 def _card(
-    settings, recipe: Recipe, specs, nets, state: TrainingState, manifest, train_images, val_images, held_out, data_dir, command, device, complete
+    settings, recipe: Recipe, specs, nets, state: TrainingState, manifest, train_images, val_images, held_out, roots, data_licence, command, device, complete
 ) -> dict:
     arch, options = specs[recipe.main]
     return {
@@ -341,7 +348,8 @@ def _card(
             "final_loss": state.history[-1] if state.history else None,
         },
         "data": {
-            "root": str(data_dir),
+            "root": str(roots[0]) if len(roots) == 1 else [str(r) for r in roots],
+            "licence": data_licence or "not stated (pass --data-licence)",
             "manifest_sha256": manifest_sha256(manifest),
             "files": sum(1 for row in manifest if row["frames"]),
             "skipped": sum(1 for row in manifest if not row["frames"]),

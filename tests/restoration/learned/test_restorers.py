@@ -103,3 +103,55 @@ def test_learned_detector_keeps_shape_depth_and_its_threshold(model_dirs, camera
     np.testing.assert_array_equal(exact.mask, exact.confidence >= 0.5)
     grown = detect_frame(entry, camera, options={"model": model, "threshold": 0.5, "grow": 2})
     assert (grown.mask >= exact.mask).all() and grown.mask.sum() >= exact.mask.sum()
+
+
+def test_self_ensemble_averages_the_network_over_the_eight_flips_and_turns():
+    """A horizontal difference, averaged over the symmetries of the square, is the 4-neighbour Laplacian."""
+    from restoration.learned.inference import tiled
+
+    x = torch.rand(1, 1, 37, 53)  # not square: turning swaps height and width
+    difference = lambda t: t - torch.roll(t, 1, dims=-1)  # noqa: E731
+    plain = tiled(difference, [x], tile=64, overlap=8)
+    assert torch.allclose(plain, difference(x), atol=1e-6)
+    averaged = tiled(difference, [x], tile=64, overlap=8, self_ensemble=True)
+    neighbours = sum(torch.roll(x, shift, dims=dim) for shift in (1, -1) for dim in (-1, -2)) / 4
+    assert torch.allclose(averaged, x - neighbours, atol=1e-5)
+
+
+def test_every_learned_method_offers_self_ensemble_from_its_signature():
+    learned = [entry for entry in REGISTRY.entries() if entry.learned is not None]
+    assert {e.name for e in learned} >= {"cnn-denoise", "cnn-sr", "gan-inpaint", "vae-inpaint", "detect-unet"}
+    for entry in learned:
+        assert entry.defaults()["self_ensemble"] is False, entry.name
+
+
+def test_self_ensemble_denoises_at_least_as_well_with_the_shipped_model(noisy_camera):
+    from restoration.learned.restorers import denoise_cnn
+    from restoration.metrics import psnr
+
+    clean, noisy = (a[:128, :160] for a in noisy_camera)
+    plain = denoise_cnn(noisy, sigma=25)
+    averaged = denoise_cnn(noisy, sigma=25, self_ensemble=True)
+    assert averaged.dtype == np.uint8 and np.abs(averaged.astype(int) - plain).max() > 0
+    assert psnr(clean, averaged, data_range=255) >= psnr(clean, plain, data_range=255) - 0.05
+
+
+def test_an_untrained_generator_returns_the_biharmonic_fill_it_corrects(tmp_path, camera):
+    """The last layer starts at zero: before training, gan-inpaint is the classical fill it starts from."""
+    from restoration.learned.modelfiles import write_model
+    from restoration.learned.networks import InpaintGenerator
+    from restoration.methods.inpaint import inpaint_biharmonic
+
+    torch.manual_seed(0)
+    write_model(
+        tmp_path / "m",
+        InpaintGenerator(width=8, start="biharmonic"),
+        {"task": "inpaint", "architecture": {"name": "InpaintGenerator", "options": {"width": 8, "start": "biharmonic"}}},
+    )
+    image = camera[:96, :112]
+    mask = holes(image.shape)
+    ours = inpaint_gan(image, mask, model=tmp_path / "m", tile=64)
+    classical = inpaint_biharmonic(image, mask)
+    assert np.abs(ours.astype(int) - classical).max() <= 1
+    with pytest.raises(ValueError, match="start must be one of"):
+        InpaintGenerator(width=8, start="telepathy")
