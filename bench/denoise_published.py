@@ -7,7 +7,9 @@ with sigma/255, noisy input not clipped, PSNR with data_range 1 on the
 output. Every method sees the same noisy arrays in the same run. Known sigma
 is given to every method.
 
-    python bench/denoise_published.py [--methods cnn-denoise,nlm,bm3d] [--model DIR]
+    python bench/denoise_published.py [--methods cnn-denoise,cnn-denoise-x8,nlm,bm3d] [--model DIR]
+
+``cnn-denoise-x8`` is ``cnn-denoise`` with ``self_ensemble=True``.
 
 Rows already in bench/out/denoise_published.csv are reused (delete it, or
 pass --fresh, to recompute); results go to that CSV and a Markdown table.
@@ -46,14 +48,14 @@ def noisy_version(clean: np.ndarray, sigma: float) -> np.ndarray:
 def run_method(method: str, noisy: np.ndarray, sigma: float, model: str | None) -> np.ndarray:
     if method == "noisy":
         return noisy
-    if method == "cnn-denoise":
-        return denoise_cnn_unit(noisy, sigma=sigma, model=model)
+    if method in ("cnn-denoise", "cnn-denoise-x8"):  # x8: self-ensemble over the 8 flips and quarter turns
+        return denoise_cnn_unit(noisy, sigma=sigma, model=model, self_ensemble=method.endswith("x8"))
     return denoise_unit(method, noisy, sigma=sigma)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="noisy,cnn-denoise,nlm,bm3d")
+    parser.add_argument("--methods", default="noisy,cnn-denoise,cnn-denoise-x8,nlm,bm3d")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--model", default=None, help="cnn-denoise model directory (default: the shipped one)")
     parser.add_argument("--fresh", action="store_true")
