@@ -276,7 +276,7 @@ def _builtin_entries() -> list[Entry]:
         Entry("fsr", "inpaint", inpaint.inpaint_fsr, "frequency-selective reconstruction (OpenCV xphoto)", context=hole),
         Entry("exemplar", "inpaint", exemplar.inpaint_exemplar, "patch priority fill, Criminisi 2004", context=hole),
         Entry("gan-inpaint", "inpaint", learned.inpaint_gan, "gated-conv U-Net + PatchGAN, learned (Yu 2019)", context=hole, learned=Learned("inpaint", "gan-inpaint", "restoration.learned.recipes:InpaintRecipe")),
-        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, "convolutional VAE, learned (Kingma 2014)", context=hole, learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe")),
+        Entry("vae-inpaint", "inpaint", learned.inpaint_vae, "convolutional VAE, a baseline, learned (Kingma 2014)", context=hole, learned=Learned("vae", "vae", "restoration.learned.recipes:VAERecipe")),
         # denoising
         Entry("nlm", "denoise", denoise.denoise_nlm, "non-local means (scikit-image)", context=16),
         Entry("tv", "denoise", denoise.denoise_tv, "total variation, Chambolle (scikit-image)", context=32),

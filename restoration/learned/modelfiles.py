@@ -79,8 +79,7 @@ def write_model(directory: os.PathLike | str, net: torch.nn.Module, card: dict) 
     directory = Path(directory)
     parameters = {name for name, _ in net.named_parameters()}
     state = {
-        k: v.detach().to("cpu", torch.float16 if k in parameters and v.is_floating_point() else torch.float32).contiguous()
-        for k, v in net.state_dict().items()
+        k: v.detach().to("cpu", torch.float16 if k in parameters and v.is_floating_point() else torch.float32).contiguous() for k, v in net.state_dict().items()
     }
     weights = save_torch(state, directory / WEIGHTS)
     card = {**card, "weights": WEIGHTS, "weights_dtype": "float16", "weights_sha256": file_sha256(weights)}

@@ -59,6 +59,8 @@ def test_classical_methods_do_not_import_torch():
         ("fsr", {"quality": "better"}, "one of fast, best"),
         ("blur", {"sigma": 0}, "above 0"),
         ("cnn-denoise", {"tile": 100}, "multiple of 8"),
+        ("cnn-denoise", {"self_ensemble": 1}, "self_ensemble must be true or false, got 1"),
+        ("gan-inpaint", {"self_ensemble": "maybe"}, "true or false"),
     ],
 )
 def test_bad_option_values_are_refused_in_one_place(name, options, message):
@@ -71,6 +73,8 @@ def test_good_option_values_come_back_typed():
     assert REGISTRY.get("bicubic").check_options({"scale": 4.0}) == {"scale": 4}
     assert REGISTRY.get("nlm").check_options({"sigma": 0}) == {"sigma": 0.0}
     assert REGISTRY.get("cnn-sr").check_options({"scale": 4}) == {"scale": 4}
+    assert REGISTRY.get("cnn-sr").check_options({"self_ensemble": "True"}) == {"self_ensemble": True}  # a schedule file's text
+    assert REGISTRY.get("detect-unet").check_options({"self_ensemble": False}) == {"self_ensemble": False}
 
 
 def test_a_learned_method_checks_the_model_it_is_given(tmp_path):
@@ -91,7 +95,7 @@ def test_a_learned_method_checks_the_model_it_is_given(tmp_path):
 def test_options_are_the_keyword_only_parameters():
     assert REGISTRY.get("exemplar").options == ("patch_size", "search_radius")
     assert REGISTRY.get("fsr").options == ("quality",)
-    assert REGISTRY.get("cnn-denoise").options == ("sigma", "model", "tile")  # value_range is not a user option
+    assert REGISTRY.get("cnn-denoise").options == ("sigma", "model", "tile", "self_ensemble")  # value_range is not a user option
     assert REGISTRY.get("holes").options == ("ratio",)  # nor is rng
     assert REGISTRY.get("telea").defaults() == {"radius": 5.0}
 
