@@ -49,7 +49,7 @@ memory: install-test
 	$(BIN)/python bench/memory.py
 
 # The shipped default models: trained by our own `train` command on images
-# from installed packages and, for the denoiser, 4x super-resolution and the
+# from installed packages and, for the denoiser and the
 # inpainter, DnCNN's Train400 (../shared/training, BSDS crops, non-commercial
 # licence; read from there, never copied). Never on ../shared/benchmarks.
 # CPU budget on the 2-core machine: ~3 h.
@@ -61,11 +61,11 @@ TRAIN = $(BIN)/archive-restore train --data train-images --checkpoint-every 250 
 TRAIN_BOTH = $(BIN)/archive-restore train --data $(TRAIN400) --data train-images --checkpoint-every 250 --validate-every 250 --data-licence "$(TRAIN400_LICENCE)"
 models: install
 	$(BIN)/archive-restore package-images train-images
-	$(TRAIN_BOTH) --task denoise --out $(MODELS)/cnn-denoise --steps 4000 --batch-size 16 --patch 64
+	$(TRAIN_BOTH) --task denoise --out $(MODELS)/cnn-denoise --steps 8000 --batch-size 16 --patch 64
 	$(TRAIN) --task sr --scale 2 --out $(MODELS)/cnn-sr-x2 --steps 2000 --batch-size 16 --patch 96
-	$(TRAIN_BOTH) --task sr --scale 4 --out $(MODELS)/cnn-sr-x4 --steps 3000 --batch-size 16 --patch 128
+	$(TRAIN) --task sr --scale 4 --out $(MODELS)/cnn-sr-x4 --steps 1500 --batch-size 16 --patch 128
 	$(TRAIN) --task vae --out $(MODELS)/vae --steps 1500 --batch-size 16 --patch 64
-	$(TRAIN_BOTH) --task inpaint --out $(MODELS)/gan-inpaint --steps 1000 --batch-size 8 --patch 96 --lr 5e-4
+	$(TRAIN_BOTH) --task inpaint --out $(MODELS)/gan-inpaint --steps 500 --batch-size 8 --patch 96 --lr 5e-4
 	$(TRAIN) --task detect --out $(MODELS)/detect-unet --steps 3000 --batch-size 12 --patch 96
 	rm -f $(MODELS)/*/checkpoint.pt
 

@@ -85,7 +85,7 @@ def main() -> None:
     mean = frame.groupby(["method", "set", "sigma"])["psnr"].mean().unstack(["set", "sigma"]).round(2)
     lines = ["| method | " + " | ".join(f"{s} σ{g}" for s, g in mean.columns) + " |", "|---" * (len(mean.columns) + 1) + "|"]
     for method, row in mean.iterrows():
-        lines.append(f"| {method} (this run) | " + " | ".join(f"{v:.2f}" for v in row) + " |")
+        lines.append(f"| {method} (this run) | " + " | ".join("-" if pd.isna(v) else f"{v:.2f}" for v in row) + " |")
     for name in ("BM3D", "DnCNN", "FFDNet"):
         cells = [f"{PUBLISHED[(name, s)][SIGMAS.index(g)]:.2f}" if (name, s) in PUBLISHED else "-" for s, g in mean.columns]
         lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")

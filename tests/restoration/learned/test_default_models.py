@@ -69,6 +69,20 @@ def test_default_inpainters_fill_holes_better_than_leaving_them(method, camera):
     assert np.array_equal(out[~mask], camera[~mask])
 
 
+def test_default_gan_inpaint_is_never_worse_than_the_biharmonic_fill_it_corrects(camera):
+    """Issue 12's floor: the shipped generator starts from biharmonic, and training (adversarial terms included) did not cost hole PSNR."""
+    from restoration.learned.catalog import read_card
+
+    card = read_card(DEFAULT_MODELS / "gan-inpaint")
+    assert card["architecture"]["options"]["start"] == "biharmonic"
+    history = card["validation_history"]
+    assert history[0]["step"] == 0 and history[-1]["hole_psnr"] >= history[0]["hole_psnr"], history  # step 0 is the biharmonic fill
+    damaged, mask = simulate_holes(camera, ratio=(0.2, 0.3), rng=7)  # a held-out photo
+    ours = hole_psnr(camera, REGISTRY.get("gan-inpaint").func(damaged, mask), mask, data_range=255)
+    classical = hole_psnr(camera, REGISTRY.get("biharmonic").func(damaged, mask), mask, data_range=255)
+    assert ours >= classical - 0.05, (ours, classical)
+
+
 def test_default_detector_finds_tears_on_a_held_out_photo_and_keeps_its_threshold():
     """The shipped detect-unet (BENCHMARKS.md: below the classical union so far) finds missing pieces on a photo it never saw."""
     import skimage.data
