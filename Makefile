@@ -65,7 +65,7 @@ models: install
 	$(TRAIN) --task sr --scale 2 --out $(MODELS)/cnn-sr-x2 --steps 2000 --batch-size 16 --patch 96
 	$(TRAIN) --task sr --scale 4 --out $(MODELS)/cnn-sr-x4 --steps 1500 --batch-size 16 --patch 128
 	$(TRAIN) --task vae --out $(MODELS)/vae --steps 1500 --batch-size 16 --patch 64
-	$(TRAIN_BOTH) --task inpaint --out $(MODELS)/gan-inpaint --steps 500 --batch-size 8 --patch 96 --lr 5e-4
+	$(BIN)/archive-restore train --data $(TRAIN400) --data train-images --checkpoint-every 50 --validate-every 50 --data-licence "$(TRAIN400_LICENCE)" --task inpaint --out $(MODELS)/gan-inpaint --steps 150 --batch-size 8 --patch 96 --lr 5e-4
 	$(TRAIN) --task detect --out $(MODELS)/detect-unet --steps 3000 --batch-size 12 --patch 96
 	rm -f $(MODELS)/*/checkpoint.pt
 

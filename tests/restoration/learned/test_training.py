@@ -11,7 +11,7 @@ import torch
 from restoration.learned.catalog import ModelFileError
 from restoration.learned.data import load_training_images
 from restoration.learned.modelfiles import load_model
-from restoration.learned.recipes import _inpaint_batch, recipe_for
+from restoration.learned.recipes import recipe_for
 from restoration.learned.training import TrainingSettings, train_model
 from tests.restoration.learned.conftest import ARCHS
 
@@ -96,7 +96,7 @@ def test_self_supervised_inpainting_never_scores_pixels_marked_damaged(tiny_data
         write_png(masks / rel, mask)
     images, _ = load_training_images(tiny_data, masks_dir=masks)
     assert all(im.damaged is not None and im.damaged.any() for im in images)
-    batch = _inpaint_batch(images, seed=0, step=0, batch_size=6, patch=32, self_supervised=True)
+    batch = recipe_for("inpaint").batch(images, seed=0, step=0, batch_size=6, patch=32, self_supervised=True)  # with the biharmonic start
     untrusted = batch["trusted"] == 0
     assert untrusted.any()
     assert np.all(batch["mask"][untrusted] == 1)  # damaged pixels are inputs the net never sees...
