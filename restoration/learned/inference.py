@@ -26,6 +26,8 @@ from restoration.methods.inpaint import hole_of
 from restoration.pixels import PixelRange, from_unit, known_range, to_unit
 
 OVERLAP = 32
+#: Mirrored margin around a plane before denoising (pixels).
+BORDER = 16
 
 
 def _device() -> torch.device:
@@ -160,8 +162,11 @@ def denoise_planes(planes: list[np.ndarray], sigmas: list[float], *, net, tile: 
     with torch.inference_mode():
         for plane, sigma in zip(planes, sigmas):
             level = torch.full((1,), float(sigma) / 255.0, device=_device())
-            result = tiled(lambda x: net(x, level), [_plane_tensor(plane)], tile=tile, multiple=net.multiple, self_ensemble=self_ensemble)
-            out.append(result[0, 0].cpu().numpy().astype(np.float64))
+            # Mirror a margin around the image, so the convolutions' zero padding never reaches it (edges stay as flat as the middle).
+            m = min(BORDER, *(n - 1 for n in plane.shape)) // 2 * 2
+            x = F.pad(_plane_tensor(plane), (m, m, m, m), mode="reflect") if m else _plane_tensor(plane)
+            result = tiled(lambda t: net(t, level), [x], tile=tile, multiple=net.multiple, self_ensemble=self_ensemble)
+            out.append(result[0, 0, m : m + plane.shape[0], m : m + plane.shape[1]].cpu().numpy().astype(np.float64))
     return out
 
 
