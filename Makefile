@@ -25,6 +25,7 @@ install-test: $(VENV)/.installed-test
 
 demo: install
 	$(BIN)/archive-restore demo --out $(OUT)
+	$(BIN)/archive-restore package-images train-images   # what the on-demand training deployment trains on
 
 test: install-test
 	$(BIN)/ruff check .

@@ -229,7 +229,10 @@ def deployment_specs(config: ScheduleConfig) -> list[DeploymentSpec]:
             "flows/train.py:train_flow",
             "Train a learned restorer on a folder of clean images (run it by hand).",
             {
-                "settings": {"task": train.task, "steps": train.steps, "batch_size": train.batch_size, "patch": train.patch},
+                "task": train.task,
+                "steps": train.steps,
+                "batch_size": train.batch_size,
+                "patch": train.patch,
                 "data": train.data,
                 "output": train.output,
                 "resume": False,

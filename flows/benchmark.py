@@ -36,6 +36,7 @@ from flows.steps import (
     failures,
     restore_jobs,
     run_counts,
+    run_outcome,
     submit_batched,
     submit_damage,
     table_records,
@@ -46,13 +47,13 @@ from restoration.jobs import DetectionScoreJob, Record
 from restoration.pipeline import detect_settings, restore_settings
 from restoration.provenance import SIDECAR_DIR
 from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
-from restoration.reports import BASELINE, detection_markdown, detection_summary, summary_markdown
+from restoration.reports import BASELINE, detection_markdown, detection_summary, failure_table, summary_markdown
 from tasks.detect import detect_batch
 from tasks.evaluate import evaluate_batch
 from tasks.report import write_contact_sheet, write_report
 from tasks.restore import restore_batch
 
-DEFAULT_DAMAGE = ("holes", "scratches", "gaussian")
+DEFAULT_DAMAGE = ("holes", "scratches", "gaussian", "downscale")  # one of each kind of repair: every restorer runs
 CONTACT_SHEET_ITEMS = 4
 
 
@@ -113,7 +114,9 @@ class ScoreGroup:
     """One set of files scored against the clean archive: a method's outputs, or the damaged baseline.
 
     ``in_hole``: also scored inside the damage masks (not for upscaling,
-    whose masks are at the original size).
+    whose masks are at the original size). ``modcrop``: the upscalers'
+    factor; their outputs are scored against the reference cropped to a
+    multiple of it (:func:`restoration.damage.simulate.modcrop`).
     """
 
     damage: str
@@ -121,6 +124,7 @@ class ScoreGroup:
     test: Path
     in_hole: bool
     scores: Path
+    modcrop: int = 1
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ def plan_benchmark(
         for method in restorers_for(kind, names):
             restored = out / "restored" / kind / method
             restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored))
-            scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method))
+            scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method, modcrop=restore_options(kind, method).get("scale", 1)))
         if REGISTRY.get(kind).repaired_by != "inpaint":
             continue
         detects += [DetectGroup(kind, d, out / "detected" / kind / d) for d in finders if kind in (REGISTRY.get(d).finds or (kind,))]
@@ -198,6 +202,13 @@ def plan_benchmark(
             restores.append(RestoreGroup(kind, label, restore_options(kind, method), group.output, restored, detector=chosen))
             scores.append(ScoreGroup(kind, label, restored, in_hole, score_root / label))
     return BenchmarkPlan(damages, restores, scores, detects)
+
+
+def failure_row(record: Record) -> dict:
+    """A failed record as a per-image row: its damage kind, the method (or detector, or ``simulate`` for the damage step), file and reason."""
+    labels = record.labels
+    return {"damage": labels.get("damage", ""), "method": labels.get("method") or labels.get("detector") or "simulate", "path": record.path,
+            "status": "failed", "error": record.error}  # fmt: skip
 
 
 def _ok(records: list[Record]) -> list[str]:
@@ -282,12 +293,14 @@ def benchmark_flow(
     eval_jobs = []
     for g in plan.scores:
         done = _ok(damaged[g.damage] if g.method == BASELINE else restored[g.damage, g.method])
-        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, {"damage": g.damage, "method": g.method}, sidecars=g.scores)
+        labels = {"damage": g.damage, "method": g.method}
+        eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, labels, sidecars=g.scores, modcrop=g.modcrop)
     scores = evaluate_step(eval_jobs, workers=workers, progress=progress)
     records += failures(scores)
     rows = [r.row() for r in scores if r.ok]
     if not rows:
         raise RuntimeError(f"benchmark of {input}: nothing could be scored; see the failed records")
+    rows += [failure_row(r) for r in failures(records)]  # every failure is a row of per_image, with its reason, named in the summary
 
     # report
     report_dir = out / "report"
@@ -301,7 +314,7 @@ def benchmark_flow(
         create_table_artifact(
             key="benchmark-detection", table=table_records(found_summary), description="damage detection: pooled P/R/F1/IoU, clean pixels flagged"
         )
-    sheet = contact_sheet_items(plan, damaged, restored)
+    sheet = contact_sheet_items(plan, root, sheet_files(manifest), damaged, restored)
     sheet_path = write_contact_sheet(sheet, str(report_dir / "contact_sheet.png")) if sheet else None
     if sheet_path:
         paths["contact_sheet"] = sheet_path
@@ -316,26 +329,36 @@ def benchmark_flow(
     steps = f"Damage and restore steps: {counts['new']} files new, {counts['changed']} redone, {counts['skipped']} unchanged and skipped, {counts['failed']} failed."
     create_markdown_artifact(
         key="benchmark-report",
-        markdown=summary_markdown(summary, title=f"Benchmark of {input}") + "\n\n" + detection_md + "\n" + steps,
+        markdown=summary_markdown(summary, title=f"Benchmark of {input}", failures=failure_table(per_image)) + "\n\n" + detection_md + "\n" + steps,
         description="benchmark report",
     )
     logger.info("benchmark done: %d rows scored, %d quarantined inputs; %s", len(rows), len(quarantined), steps)
-    return {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "output": str(out)}
+    result = {"report": paths, "quarantined": quarantined, "left_out": left_out, "failed": failed, "output": str(out)}
+    return run_outcome(result, records, f"benchmark of {input}")
 
 
-def contact_sheet_items(plan: BenchmarkPlan, damaged: dict[str, list[Record]], restored: dict[tuple[str, str], list[Record]]) -> list[dict]:
-    """The first few files of each inpainting damage: damaged, mask, and each method's restoration."""
+def sheet_files(manifest: pd.DataFrame, count: int = CONTACT_SHEET_ITEMS) -> list[str]:
+    """The files a contact sheet shows: one of each modality first (photos, scans, CT, MR ...), then the rest by path, ``count`` in all."""
+    ok = manifest[manifest["status"] == "ok"].drop_duplicates("path").sort_values("path")
+    firsts = list(ok.drop_duplicates("modality")["path"]) if "modality" in ok.columns else []
+    rest = [p for p in ok["path"] if p not in firsts]
+    return sorted((firsts + rest)[:count])
+
+
+def contact_sheet_items(
+    plan: BenchmarkPlan, root: Path, files: list[str], damaged: dict[str, list[Record]], restored: dict[tuple[str, str], list[Record]]
+) -> list[dict]:
+    """For each damage kind and each of ``files``: the reference, the damaged file, its mask (inpainting damage) and every method's restoration."""
     sheet = []
     for g in plan.damages:
-        if REGISTRY.get(g.damage).repaired_by != "inpaint":
-            continue
-        ok = [r for r in damaged[g.damage] if r.ok]
-        for record in sorted(ok, key=lambda r: r.path)[:CONTACT_SHEET_ITEMS]:
-            rel = record.path
+        done = {r.path: r for r in damaged[g.damage] if r.ok}
+        inpainted = REGISTRY.get(g.damage).repaired_by == "inpaint"
+        for rel in [f for f in files if f in done]:
             outputs = {
                 r.method: str(r.output / rel)
                 for r in plan.restores
                 if r.damage == g.damage and any(x.path == rel and x.ok for x in restored[g.damage, r.method])
             }
-            sheet.append({"title": f"{rel} / {g.damage}", "damaged": str(g.output / rel), "mask": record.mask, "restored": outputs})
+            sheet.append({"title": f"{rel} / {g.damage}", "reference": str(root / rel), "damaged": str(g.output / rel),
+                          "mask": done[rel].mask if inpainted else None, "restored": outputs})  # fmt: skip
     return sheet

@@ -11,6 +11,7 @@ stderr, as is every entry left out.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import sys
@@ -53,12 +54,60 @@ def _usage_error_code(exc: Exception) -> int | None:
     return None
 
 
+#: Options whose values are registry names: (command, parameter) -> the registry kinds they name.
+#: Their ``--help`` lists the choices, read from the registry when a command is built.
+REGISTRY_CHOICES: dict[tuple[str, str], str | tuple[str, ...]] = {
+    ("restore", "method"): ("inpaint", "denoise", "upscale"),
+    ("detect", "method"): "detect",
+    ("damage", "kind"): "damage",
+    ("restore-archive", "detect"): "detect",
+    ("restore-archive", "inpaint"): "inpaint",
+    ("restore-archive", "denoise"): "denoise",
+    ("benchmark", "methods"): ("inpaint", "denoise", "upscale"),
+    ("benchmark", "damage"): "damage",
+    ("benchmark", "detectors"): "detect",
+    ("benchmark", "detect_inpaint"): "inpaint",
+}
+
+
+def _flag_without_value(option):
+    """``option`` shown in ``--help`` with no value placeholder (typer shows ``<bool>`` after a flag)."""
+    if option is not None:
+        option.display_type_rich = lambda ctx: None  # noqa: ARG005 - typer's hook, given the context
+    return option
+
+
+def _help_for_people(command):
+    """``command`` with help a person can act on: no value placeholder after a flag (``--resume``, not ``--resume <bool>``), and the registry names an option takes listed in its help."""
+    from restoration.registry import REGISTRY
+
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            _flag_without_value(param)
+        kinds = REGISTRY_CHOICES.get((command.name, param.name))
+        if kinds is not None and "One of:" not in (param.help or ""):
+            names = REGISTRY.names(kind=kinds, available_only=True)
+            param.help = f"{param.help or ''} One of: {', '.join(names)}.".strip()
+    return command
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors as one line on stderr with exit status 2, rather than a usage block in a box.
 
     Also owns what a command starts for its run (the temporary Prefect
-    server), and closes it however the command ends.
+    server), and closes it however the command ends, and words each
+    command's help for people (:func:`_help_for_people`).
     """
+
+    def get_command(self, ctx, cmd_name):  # noqa: D102
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            return None
+        _flag_without_value(command.get_help_option(ctx))
+        return _help_for_people(command)
+
+    def get_help_option(self, ctx):  # noqa: D102
+        return _flag_without_value(super().get_help_option(ctx))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D102
         if not standalone_mode:
@@ -160,11 +209,14 @@ def _checked_options(name: str, options: dict) -> dict:
 
 def _run_flow(flow, *args, **kwargs):
     """Run ``flow``; an input that cannot be opened at all ends the command with one line and exit status 1."""
+    from flows.steps import flow_result
     from restoration.archive import ArchiveError, UnsafeOutputError
     from restoration.learned.catalog import ModelFileError
 
     try:
-        return flow(*args, **kwargs)
+        return flow_result(
+            flow(*args, return_state=True, **kwargs)
+        )  # a run with failed files ends Failed or "Completed with failures": its records still come back
     except (ArchiveError, UnsafeOutputError, ModelFileError, FileNotFoundError) as exc:
         typer.echo(f"archive-restore {flow.name}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -438,22 +490,22 @@ def package_images(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Option("--task", help="inpaint, denoise, sr, vae or detect.")],
+    task: Annotated[str, typer.Option("--task", help="One of: inpaint, denoise, sr, vae, detect.")],
     data: Annotated[list[Path], typer.Option("--data", exists=True, file_okay=False, help="Folder of training images (repeat for several).")],
     output: Annotated[Path, typer.Option("--output", "--out", help="Model directory to write.")],
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option(help="One of: auto, cpu, cuda.")] = "auto",
     self_supervised: Annotated[bool, typer.Option("--self-supervised", help="Learn from a damaged archive with no clean copies.")] = False,
     masks: Annotated[Optional[Path], typer.Option(help="Damage masks of the training images (self-supervised inpainting).")] = None,
     scale: Annotated[int, typer.Option(help="Super-resolution factor (2 or 4).")] = 2,
     data_licence: Annotated[str, typer.Option("--data-licence", help="Origin and licence of the training images, for the model card.")] = "",
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Crops per optimiser step.")] = 16,
     patch: Annotated[int, typer.Option(min=16, help="Crop size (multiple of 8).")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of weights and batches.")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(min=1)] = 500,
-    validate_every: Annotated[int, typer.Option(min=1)] = 500,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints (what --resume continues from).")] = 500,
+    validate_every: Annotated[int, typer.Option(min=1, help="Steps between scores on the held-out validation crops.")] = 500,
     task_runner: TaskRunner = None,
     dask_address: DaskAddress = None,
 ) -> None:
@@ -479,8 +531,9 @@ def train(
 
     command = " ".join(["archive-restore", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("archive-restore") else f"archive-restore train {settings}"
     try:
+        chosen = {k: v for k, v in dataclasses.asdict(settings).items() if k in inspect.signature(train_flow.fn).parameters}
         card = _runner(train_flow, 1, task_runner, dask_address)(
-            settings, [str(d) for d in data], str(output), masks=str(masks) if masks else None, resume=resume, command=command, data_licence=data_licence
+            [str(d) for d in data], str(output), **chosen, masks=str(masks) if masks else None, resume=resume, command=command, data_licence=data_licence
         )
     except (ModelFileError, ValueError) as exc:
         typer.echo(f"train: {exc}", err=True)
@@ -519,7 +572,9 @@ def benchmark(
     input: Annotated[Path, typer.Argument(exists=True, help="Folder, .zip or .tar(.gz) of clean images.")],
     output: Annotated[Path, typer.Option("--output", "--out", help="Output folder.")],
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated restorers (default: every available one).")] = None,
-    damage: Annotated[Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian).")] = None,
+    damage: Annotated[
+        Optional[str], typer.Option(help="Comma-separated damage kinds (default: holes,scratches,gaussian,downscale: every restorer runs).")
+    ] = None,
     detectors: Annotated[Optional[str], typer.Option(help="Comma-separated detectors (default: every available one; 'none' for no detection).")] = None,
     detect_inpaint: Annotated[
         Optional[str],

@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import parameters
 from flows.restore import run_report
 from flows.runner import RunnerFromEnvironment, default_workers
-from flows.steps import Progress, collect, listing_records, mask_path_for, prepare_output, run_counts, submit_batched
+from flows.steps import Progress, collect, listing_records, mask_path_for, prepare_output, run_counts, run_outcome, submit_batched
 from restoration.archive import check_output_folder, claim_output_folder
 from restoration.jobs import DetectJob, Records
 from restoration.pipeline import RestoreSettings, detect_settings
@@ -64,4 +64,4 @@ def detect_flow(
     counts = run_counts(records)
     get_run_logger().info("detect %s of %s: %s", method, input, ", ".join(f"{n} {k}" for k, n in counts.items()))
     create_markdown_artifact(run_report(f"Damage found in `{input}` by `{method}`", records), key="detect-report", description="files new, skipped, failed")
-    return Records(records)
+    return run_outcome(Records(records), records, f"detect {method}")

@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.runner import RunnerFromEnvironment, default_workers
-from flows.steps import Progress, evaluate_step, evaluation_jobs, failures, table_records
+from flows.steps import Progress, evaluate_step, evaluation_jobs, failures, run_outcome, table_records
 from restoration.archive import UnsafeOutputError, list_archive
 from restoration.io import MaskIndex, atomic_write, format_of
 from restoration.jobs import Records, failed
@@ -42,4 +42,5 @@ def evaluate_flow(restored: str, reference: str, table: str, masks: str | None =
     atomic_write(out_path, lambda tmp: frame.to_csv(tmp, index=False))
     atomic_write(out_path.with_suffix(".parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
     create_table_artifact(key="evaluate-table", table=table_records(frame, limit=1000), description=f"metrics of {restored}")
-    return Records(missing + failures(records) + rows)
+    everything = missing + failures(records) + rows
+    return run_outcome(Records(everything), everything, "evaluate")

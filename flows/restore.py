@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import parameters
 from flows.runner import RunnerFromEnvironment, default_workers
-from flows.steps import Progress, listing_records, restore_step, run_counts
+from flows.steps import Progress, listing_records, restore_step, run_counts, run_outcome
 from restoration.archive import check_output_folder, claim_output_folder
 from restoration.jobs import Record, Records
 from restoration.pipeline import restore_settings
@@ -87,4 +87,4 @@ def restore_flow(
     shown = heapq.nsmallest(TABLE_ROWS, records, key=lambda r: (r.ok, r.status == "left-out", r.run == "skipped", r.path))
     rows = [{"path": r.path, "run": r.run, "status": r.status, "output": r.output or "", "error": r.error} for r in shown]
     create_table_artifact(rows, key="restore-files", description=f"files of this run, failed and redone first (first {TABLE_ROWS})")
-    return Records(records)
+    return run_outcome(Records(records), records, f"restore {method}")

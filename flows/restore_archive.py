@@ -29,7 +29,7 @@ from flows.detect import DEFAULT_DETECTOR
 from flows.ingest import ingest_flow
 from flows.restore import TABLE_ROWS, run_report
 from flows.runner import RunnerFromEnvironment, default_workers
-from flows.steps import Progress, collect, mask_of, mask_path_for, prepare_output, run_counts, submit_batched, table_records
+from flows.steps import Progress, collect, mask_of, mask_path_for, prepare_output, run_counts, run_outcome, submit_batched, table_records
 from restoration.archive import check_output_folder, claim_output_folder
 from restoration.io import MaskIndex, atomic_write
 from restoration.jobs import Record, Records, RepairJob, failed, left_out
@@ -155,4 +155,4 @@ def restore_archive_flow(
     create_markdown_artifact(markdown, key="restore-archive-report", description="condition and restoration of the archive")
     counts = run_counts(records)
     logger.info("restore-archive of %s: %s; report in %s", archive, ", ".join(f"{n} {k}" for k, n in counts.items()), report)
-    return Records(records)
+    return run_outcome(Records(records), records, "restore-archive")

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.runner import RunnerFromEnvironment, default_workers
-from flows.steps import Progress, damage_step, listing_records
+from flows.steps import Progress, damage_step, listing_records, run_outcome
 from restoration.archive import check_output_folder, claim_output_folder
 from restoration.jobs import Records
 from restoration.registry import REGISTRY
@@ -24,4 +24,5 @@ def simulate_damage_flow(input: str, output: str, kind: str, seed: int = 0, opti
     listing = stage_archive(input, output, staging=".staging")
     progress = Progress(len(listing.files), key="damage-progress")
     steps = damage_step(listing.root, listing.files, Path(output), kind=kind, seed=seed, options=options, workers=workers, progress=progress)
-    return Records(listing_records(listing) + steps)
+    records = listing_records(listing) + steps
+    return run_outcome(Records(records), records, f"damage {kind}")

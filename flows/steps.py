@@ -127,6 +127,63 @@ def run_counts(records: Iterable[Record]) -> dict[str, int]:
     return counts
 
 
+#: The name of a run's final state when some of its files failed (a Completed state: the rest is done and kept).
+COMPLETED_WITH_FAILURES = "Completed with failures"
+#: Failed files named in the state's message.
+NAMED_IN_STATE = 3
+
+
+class EveryFileFailed(RuntimeError):
+    """A run in which every file failed; ``result`` is what the flow would have returned (its records)."""
+
+    def __init__(self, message: str, result: Any):
+        super().__init__(message)
+        self.result = result
+
+
+def run_outcome(result: Any, records: Iterable[Record], what: str):
+    """What a flow returns, so that the runs list tells a run with failed files apart.
+
+    ``result`` itself when no file failed (a plain Completed state); a
+    Completed state named :data:`COMPLETED_WITH_FAILURES` carrying
+    ``result`` when some did; a Failed state when every file did (a run with
+    no file at all is not a failure): calling the flow then raises
+    :class:`EveryFileFailed`, which carries ``result``. The message gives the
+    counts and the first failed files; :func:`flow_result` gets ``result``
+    back from any of them.
+    """
+    from prefect.states import Completed, Failed
+
+    records = list(records)
+    counts = run_counts(records)
+    done = counts["new"] + counts["changed"] + counts["skipped"]
+    if not counts["failed"]:
+        return result
+    names = [r.path for r in records if r.status == "failed"]
+    message = f"{what}: {counts['failed']} of {counts['failed'] + done} files failed ({', '.join(names[:NAMED_IN_STATE])}{', ...' if len(names) > NAMED_IN_STATE else ''})"
+    if not done:
+        return Failed(data=EveryFileFailed(message, result), message=message)
+    return Completed(data=result, name=COMPLETED_WITH_FAILURES, message=message)
+
+
+def flow_result(state):
+    """The value a flow run returned, whether it ended Completed, :data:`COMPLETED_WITH_FAILURES` or Failed by :func:`run_outcome`.
+
+    A run that failed by raising anything else re-raises it here; a value
+    that is not a state is returned as it is.
+    """
+    from prefect.states import State
+
+    if not isinstance(state, State):
+        return state
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, EveryFileFailed):
+        return value.result
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
 def prepare_output(output: Path) -> None:
     """Remove temp files that a killed run left in ``output`` before writing there again."""
     removed = remove_partial_files(output)
@@ -236,15 +293,16 @@ def evaluate_step(jobs: list[EvaluationJob], *, workers: int, progress: Progress
 
 
 def evaluation_jobs(
-    test: Path, reference: Path, rels: list[str], masks: MaskIndex | dict | None, labels: dict, *, sidecars: Path | None = None
+    test: Path, reference: Path, rels: list[str], masks: MaskIndex | dict | None, labels: dict, *, sidecars: Path | None = None, modcrop: int = 1
 ) -> list[EvaluationJob]:
     """Jobs pairing ``test/<rel>`` with ``reference/<rel>`` and the mask of ``rel`` (see :func:`mask_of`).
 
-    With ``sidecars``, each job keeps its scores in ``sidecars/<rel>.json``.
+    With ``sidecars``, each job keeps its scores in ``sidecars/<rel>.json``;
+    ``modcrop`` as in :class:`~restoration.jobs.EvaluationJob`.
     """
     return [
         EvaluationJob(
-            rel=r, test=str(test / r), reference=str(reference / r), mask=mask_of(masks, r), labels=labels,
+            rel=r, test=str(test / r), reference=str(reference / r), mask=mask_of(masks, r), labels=labels, modcrop=modcrop,
             sidecar=str(Path(sidecars) / f"{r}.json") if sidecars is not None else None,
         )
         for r in rels
@@ -257,9 +315,13 @@ def failures(records: Iterable[Record]) -> list[Record]:
 
 
 def table_records(frame, *, limit: int | None = None) -> list[dict]:
-    """DataFrame rows for a Prefect table artifact: JSON-safe (NaN and inf become None)."""
+    """DataFrame rows for a Prefect table artifact: JSON-safe (NaN and inf become None), figures rounded for people (dB to 2 decimals, others to 3)."""
     import numpy as np
+    import pandas as pd
+
+    from restoration.reports import digits_of
 
     shown = frame if limit is None else frame.head(limit)
-    shown = shown.replace([np.inf, -np.inf], np.nan).astype(object)
+    shown = shown.replace([np.inf, -np.inf], np.nan)
+    shown = shown.round({c: digits_of(c) for c in shown.columns if pd.api.types.is_float_dtype(shown[c])}).astype(object)
     return shown.where(shown.notna(), None).to_dict(orient="records")

@@ -17,15 +17,40 @@ def _run_name() -> str:
 
     params = flow_run.parameters
     data = params["data"] if isinstance(params["data"], list) else [params["data"]]
-    return f"train-{params['settings'].task}-" + "+".join(Path(d).name for d in data)
+    return f"train-{params.get('task', 'denoise')}-" + "+".join(Path(d).name for d in data)
 
 
 @flow(name="train", flow_run_name=_run_name)
 def train_flow(
-    settings: TrainingSettings, data: list[str] | str, output: str, masks: str | None = None, resume: bool = False, command: str = "", data_licence: str = ""
+    data: list[str] | str,
+    output: str,
+    task: str = "denoise",
+    steps: int = 2000,
+    batch_size: int = 16,
+    patch: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    scale: int = 2,
+    device: str = "auto",
+    self_supervised: bool = False,
+    checkpoint_every: int = 500,
+    validate_every: int = 500,
+    masks: str | None = None,
+    resume: bool = False,
+    data_licence: str = "",
+    command: str = "",
 ) -> dict:
-    """Train ``settings.task`` on ``data`` (one folder or several); the model, its card and its loss curve land in ``output``."""
-    card = train_model_task(settings, data, output, masks, resume, command, data_licence)
+    """Train ``task`` on ``data`` (one folder or several); the model, its card and its loss curve land in ``output``.
+
+    The training settings are the flow's own parameters, one by one (the
+    UI's form, ``prefect deployment run train/on-demand -p steps=5``), with
+    the defaults of :class:`~restoration.learned.training.TrainingSettings`.
+    """
+    settings = TrainingSettings(
+        task=task, steps=steps, batch_size=batch_size, patch=patch, lr=lr, seed=seed, scale=scale, device=device,
+        self_supervised=self_supervised, checkpoint_every=checkpoint_every, validate_every=validate_every,
+    )  # fmt: skip
+    card = train_model_task(settings, data, output, masks, resume, command or f"train flow: {dataclasses.asdict(settings)}", data_licence)
     rows = [{"step": v["step"], **{k: round(x, 4) for k, x in v.items() if k != "step"}} for v in card["validation_history"]]
     if rows:
         create_table_artifact(rows, key=f"train-{settings.task}-validation", description=f"validation scores of {card['restorer']}")

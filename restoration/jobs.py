@@ -307,21 +307,28 @@ class RepairJob(Job):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EvaluationJob(Job):
-    """Score ``test`` against ``reference``, whole and inside ``mask``: one record per frame."""
+    """Score ``test`` against ``reference``, whole and inside ``mask``: one record per frame.
+
+    ``modcrop``: the reference is cropped at the bottom and right to a
+    multiple of it first (an upscaler's output of an image downscaled by
+    that factor; :func:`restoration.damage.simulate.modcrop`).
+    """
 
     step: ClassVar[str] = "evaluate"
     test: str
     reference: str
     mask: str | None = None
+    modcrop: int = 1
 
     def inputs(self) -> dict[str, str | None]:
         return {"test": self.test, "reference": self.reference, "mask": self.mask}
 
     def key_settings(self) -> dict[str, Any]:
-        return {"metrics": METRICS_VERSION}
+        return {"metrics": METRICS_VERSION} | ({"modcrop": self.modcrop} if self.modcrop != 1 else {})
 
     def run(self) -> list[dict[str, Any]]:
-        return evaluate_file(Path(self.test), Path(self.reference), rel=self.rel, mask_path=Path(self.mask) if self.mask else None)
+        mask = Path(self.mask) if self.mask else None
+        return evaluate_file(Path(self.test), Path(self.reference), rel=self.rel, mask_path=mask, modcrop=self.modcrop)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -297,26 +297,35 @@ def _loaded_model_sha256(entry, model_dir: str) -> str:
     return cached_model(model_dir, task=entry.learned.task)[1]["loaded_sha256"]
 
 
-def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | None = None) -> list[dict]:
+def evaluate_file(test: Path, reference: Path, *, rel: str, mask_path: Path | None = None, modcrop: int = 1) -> list[dict]:
     """PSNR/SSIM of each frame of ``test`` against ``reference``, whole and inside the mask.
 
-    The data range is the reference's native range (its bit depth).
+    The data range is the reference's native range (its bit depth). With
+    ``modcrop`` > 1 each reference frame is first cropped at the bottom and
+    right to a multiple of it (:func:`restoration.damage.simulate.modcrop`):
+    what an upscaler by that factor gives back from a downscaled odd-sized
+    image.
     """
     ref_image, test_image = _read(Path(reference)), _read(Path(test))
     try:
-        return _score_frames(test, reference, ref_image, test_image, rel=rel, mask_path=mask_path)
+        return _score_frames(test, reference, ref_image, test_image, rel=rel, mask_path=mask_path, modcrop=modcrop)
     except (OSError, MemoryError, FileStepError):
         raise
     except Exception as exc:  # whatever goes wrong scoring this file fails it only
         raise FileStepError(f"{test}: cannot be scored against {reference}: {type(exc).__name__}: {exc}") from exc
 
 
-def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: str, mask_path: Path | None) -> list[dict]:
+def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: str, mask_path: Path | None, modcrop: int = 1) -> list[dict]:
+    from restoration.damage.simulate import modcrop as crop_to
+
     if len(ref_image.frames) != len(test_image.frames):
         raise FileStepError(f"{test}: {len(test_image.frames)} frames, reference {reference} has {len(ref_image.frames)}")
     masks = _read_masks(mask_path, ref_image) if mask_path is not None else None
     rows = []
-    for index, (ref, out) in enumerate(zip(ref_image.frames, test_image.frames)):
+    for index, (whole, out) in enumerate(zip(ref_image.frames, test_image.frames)):
+        ref = crop_to(whole, modcrop) if modcrop > 1 and min(whole.shape[:2]) >= modcrop else whole
+        if masks is not None and ref.shape[:2] != whole.shape[:2]:
+            masks = [crop_to(m, modcrop) for m in masks]
         if ref.shape != out.shape:
             raise FileStepError(f"{test}: frame {index} is {out.shape}, reference {reference} is {ref.shape}")
         data_range = pixel_range(ref, bit_depth=ref_image.bit_depth).span

@@ -28,11 +28,16 @@ def per_image_table(rows: list[dict]) -> pd.DataFrame:
     """Per-image rows as a table in a fixed order (damage, method, path, frame).
 
     Rows arrive in whatever order parallel tasks finish; sorting makes the
-    same seed give byte-identical tables. The run's bookkeeping (status,
-    error, whether a score was reused) is not part of the table.
+    same seed give byte-identical tables. ``status`` is ``ok`` for a scored
+    frame and ``failed`` for a file that could not be damaged, restored or
+    scored (``error`` says why; its scores are empty); whether a score was
+    reused (``run``) is not part of the table.
     """
     frame = pd.DataFrame(rows)
-    frame = frame.drop(columns=[c for c in ("status", "error", "run") if c in frame.columns])
+    frame = frame.drop(columns=[c for c in ("run",) if c in frame.columns])
+    if len(frame):
+        frame["status"] = frame["status"].fillna("ok") if "status" in frame.columns else "ok"
+        frame["error"] = frame["error"].fillna("") if "error" in frame.columns else ""
     keys = [k for k in ("damage", "method", "path", "index") if k in frame.columns]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
 
@@ -64,9 +69,10 @@ def mean_ci(values, *, seed: int = 0, n_resamples: int = 2000, level: float = 0.
 def summarise(per_image: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Mean and 95 % interval of each metric per method x damage x ratio bin x modality.
 
-    The ``damaged`` baseline rows are summarised like any method.
+    The ``damaged`` baseline rows are summarised like any method; failed
+    rows (:func:`failure_table`) are not scores and are left out.
     """
-    frame = per_image.copy()
+    frame = per_image[per_image["status"] != "failed"].copy() if "status" in per_image.columns else per_image.copy()
     for col in ("psnr", "hole_psnr"):
         frame[col] = frame[col].clip(upper=PSNR_CAP)
     rows = []
@@ -87,20 +93,42 @@ def summarise(per_image: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     return summary.drop(columns="_order").reset_index(drop=True)
 
 
+def digits_of(column: str) -> int:
+    """Decimals a person is shown for a figure of ``column``: 2 for dB (PSNR), 3 otherwise (SSIM, F1, seconds)."""
+    return 2 if "psnr" in column else 3
+
+
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Summary with ``mean [low, high]`` cells, for Markdown and HTML."""
+    """Summary with ``mean [low, high]`` cells (``mean`` alone for a group of one), for Markdown and HTML."""
     shown = summary[[*GROUP_BY, "n"]].copy()
     for metric in METRICS:
-        digits = 2 if "psnr" in metric else 4
+        d = digits_of(metric)
         shown[metric] = [
-            "-" if not np.isfinite(m) else f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-            for m, lo, hi in zip(summary[metric], summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"])
+            "-" if not np.isfinite(m) else f"{m:.{d}f}" if n < 2 else f"{m:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
+            for m, lo, hi, n in zip(summary[metric], summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"], summary["n"])
         ]
     return shown
 
 
-def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary") -> str:
-    """Markdown report: the summary table with 95 % intervals."""
+def failure_table(per_image: pd.DataFrame) -> pd.DataFrame:
+    """The failed rows of a per-image table: damage, method, file and reason."""
+    columns = ["damage", "method", "path", "error"]
+    if "status" not in per_image.columns:
+        return pd.DataFrame(columns=columns)
+    failed = per_image[per_image["status"] == "failed"]
+    return failed.reindex(columns=columns).fillna("").reset_index(drop=True)
+
+
+def failures_markdown(failures: pd.DataFrame) -> str:
+    """A section naming every failed file and why ("" when none failed)."""
+    if not len(failures):
+        return ""
+    shown = failures.assign(error=failures["error"].str.replace("|", "/", regex=False))
+    return "\n".join([f"## Failed: {len(failures)} (not in the table above)", "", shown.to_markdown(index=False), ""])
+
+
+def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary", failures: pd.DataFrame | None = None) -> str:
+    """Markdown report: the summary table with 95 % intervals, and the failures (:func:`failure_table`) named."""
     lines = [
         f"# {title}",
         "",
@@ -112,6 +140,8 @@ def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary
         display_table(summary).to_markdown(index=False),
         "",
     ]
+    if failures is not None and len(failures):
+        lines += ["", failures_markdown(failures)]
     return "\n".join(lines)
 
 
@@ -119,7 +149,9 @@ def write_tables(per_image: pd.DataFrame, summary: pd.DataFrame, out_dir: os.Pat
     """Write per-image and summary tables (CSV, Parquet, Markdown, HTML) atomically."""
     out_dir = Path(out_dir)
     shown = display_table(summary)
-    markdown = summary_markdown(summary)
+    failures = failure_table(per_image)
+    markdown = summary_markdown(summary, failures=failures)
+    failed_html = f"<h2>Failed: {len(failures)}</h2>\n" + failures.to_html(index=False, border=0) if len(failures) else ""
     writers = {
         "per_image_csv": ("per_image.csv", lambda t: per_image.to_csv(t, index=False)),
         "per_image_parquet": ("per_image.parquet", lambda t: per_image.to_parquet(t, index=False)),
@@ -129,7 +161,7 @@ def write_tables(per_image: pd.DataFrame, summary: pd.DataFrame, out_dir: os.Pat
         "summary_html": (
             "summary.html",
             lambda t: t.write_text(
-                "<!doctype html><meta charset='utf-8'><title>Restoration summary</title>\n" + shown.to_html(index=False, border=0),
+                "<!doctype html><meta charset='utf-8'><title>Restoration summary</title>\n" + shown.to_html(index=False, border=0) + failed_html,
                 encoding="utf-8",
             ),
         ),
@@ -180,18 +212,31 @@ def detection_markdown(summary: pd.DataFrame) -> str:
     )
 
 
-def _display(frame: np.ndarray) -> np.ndarray:
-    """Frame scaled to [0, 1] by its own percentiles, for viewing only."""
-    f = frame.astype(np.float64)
+def display_window(frame: np.ndarray) -> tuple[float, float]:
+    """The grey levels a frame is viewed between: its 0.5th and 99.5th percentiles (of its finite values)."""
+    f = np.asarray(frame, np.float64)
+    f = f[..., :3] if f.ndim == 3 else f
+    f = f[np.isfinite(f)]
+    if not f.size:
+        return 0.0, 1.0
+    low, high = np.percentile(f, [0.5, 99.5])
+    return float(low), float(high)
+
+
+def _display(frame: np.ndarray, window: tuple[float, float] | None = None) -> np.ndarray:
+    """Frame scaled to [0, 1] for viewing only: between ``window`` (e.g. its reference's :func:`display_window`), else its own."""
+    f = np.nan_to_num(frame.astype(np.float64))
     if f.ndim == 3:
         f = f[..., :3]
-    low, high = np.percentile(f, [0.5, 99.5])
+    low, high = display_window(frame) if window is None else window
     return np.clip((f - low) / (high - low if high > low else 1.0), 0, 1)
 
 
-def mask_overlay(frame: np.ndarray, mask: np.ndarray, *, colour=(1.0, 0.15, 0.1), opacity: float = 0.55) -> np.ndarray:
-    """The frame for viewing (:func:`_display`) as RGB with ``mask`` tinted in ``colour``: where the damage was found."""
-    shown = _display(frame)
+def mask_overlay(
+    frame: np.ndarray, mask: np.ndarray, *, window: tuple[float, float] | None = None, colour=(1.0, 0.15, 0.1), opacity: float = 0.55
+) -> np.ndarray:
+    """The frame for viewing (:func:`_display` with ``window``) as RGB with ``mask`` tinted in ``colour``: where the damage was."""
+    shown = _display(frame, window)
     rgb = np.repeat(shown[..., None], 3, axis=2) if shown.ndim == 2 else shown
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
@@ -206,8 +251,11 @@ def contact_sheet(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: os
 
     Parameters
     ----------
-    rows : list of (row title, [(panel label, image)])
-        E.g. ``("camera.png / holes", [("damaged", d), ("mask", m), ("telea", r)])``.
+    rows : list of (row title, [(panel label, image[, window])])
+        E.g. ``("camera.png / holes", [("reference", c, w), ("damaged", d, w), ("telea", r, w)])``:
+        each panel is viewed between its ``window`` of grey levels (the
+        reference's, so that a hole written as -32768 in a CT slice does
+        not turn the rest of the slice white), or its own percentiles.
     path : path-like
         PNG to write (atomically).
     """
@@ -223,8 +271,8 @@ def contact_sheet(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: os
             ax = axes[r][c]
             ax.axis("off")
             if c < len(panels):
-                label, image = panels[c]
-                shown = _display(image)
+                label, image, *window = panels[c]
+                shown = _display(image, window[0] if window else None)
                 ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
                 ax.set_title(label if c else f"{title}\n{label}", fontsize=7)
     fig.tight_layout()

@@ -16,6 +16,20 @@ def _retry_unless_refused(task, task_run, state) -> bool:
     return not isinstance(state.result(raise_on_failure=False), ValueError)
 
 
+def progress_line(state: TrainingState, settings: TrainingSettings) -> str:
+    """What a training run logs as it goes: step, loss, learning rate, and the last validation scores with the step they are from.
+
+    Validation runs every ``validate_every`` steps, so between two the last
+    scores are older than the step: the line says which step they are from.
+    """
+    last = state.history[-1]
+    line = f"step {state.step}/{settings.steps} loss {last['loss']:.5f} lr {last['lr']:.2e}"
+    if state.validations:
+        val = state.validations[-1]
+        line += f"; validation at step {val['step']}: " + " ".join(f"{k} {v:.3f}" for k, v in val.items() if k != "step")
+    return line
+
+
 @task(name="train-model", task_run_name="train-{settings.task}", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_refused)
 def train_model_task(
     settings: TrainingSettings, data: list[str] | str, output: str, masks: str | None, resume: bool, command: str, data_licence: str = ""
@@ -29,15 +43,6 @@ def train_model_task(
 
     def progress(state: TrainingState, s: TrainingSettings) -> None:
         update_progress_artifact(artifact, progress=100.0 * state.step / s.steps)
-        last = state.history[-1]
-        val = state.validations[-1] if state.validations else {}
-        logger.info(
-            "step %d/%d loss %.5f lr %.2e %s",
-            state.step,
-            s.steps,
-            last["loss"],
-            last["lr"],
-            " ".join(f"val_{k} {v:.3f}" for k, v in val.items() if k != "step"),
-        )
+        logger.info(progress_line(state, s))
 
     return train_model(settings, data, output, masks_dir=masks, data_licence=data_licence, resume=resume, command=command, progress=progress)

@@ -342,16 +342,28 @@ def _jpeg_round_trip(plane: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
 
+def modcrop(image: np.ndarray, multiple: int) -> np.ndarray:
+    """``image`` cropped at the bottom and right so that its height and width are multiples of ``multiple`` (a view)."""
+    h, w = image.shape[:2]
+    return image[: h - h % multiple, : w - w % multiple]
+
+
 def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None, value_range=None) -> tuple[np.ndarray, np.ndarray]:
     """Antialiased bicubic downscaling by ``scale`` (the smaller image is the damaged one).
 
     Pillow's bicubic resampling widens the kernel by the factor, as MATLAB's
     ``imresize`` does, which is how the published super-resolution test sets
-    (Set5, Set14) were made. The mask is at the original resolution and all
-    True. ``rng`` is unused.
+    (Set5, Set14) were made. Where a side is not a multiple of ``scale``,
+    the image is first cropped at the bottom and right to one ("modcrop", as
+    those test sets are), so the small image is exactly 1/``scale`` of it and
+    upscaling by ``scale`` gives back the cropped size: the size the
+    upscalers' outputs are scored at (:func:`modcrop`). The mask is at the
+    original resolution and all True. ``rng`` is unused.
     """
     if int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")
+    mask = _full(image)
+    image = modcrop(image, int(scale)) if min(image.shape[:2]) >= scale else image
     h, w = image.shape[:2]
     size = (max(1, w // int(scale)), max(1, h // int(scale)))
     unit, prange = _unit(image, value_range)
@@ -361,4 +373,4 @@ def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None, value_ran
         axis=2,
     )
     small = small.reshape(size[::-1] + unit.shape[2:])
-    return from_unit(small, prange, image.dtype), _full(image)
+    return from_unit(small, prange, image.dtype), mask

@@ -50,15 +50,25 @@ def network(method: str, options: dict):
                 f"no default {directory.name} model is installed ({exc}); train one with `archive-restore train --task {entry.learned.task}` and pass --model"
             ) from None
         raise ValueError(str(exc)) from None
-    return net.to(_device()), card
+    # Channels-last weights let oneDNN pick its faster convolution kernels on CPU (1.4-1.5x here, same outputs).
+    return net.to(_device(), memory_format=torch.channels_last), card
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
+def _spans(length: int, tile: int, overlap: int, multiple: int, *, shrink: bool = True) -> tuple[int, list[int]]:
+    """Size and starts of the fewest tiles of at most ``tile`` pixels covering ``length``, overlapping by at least ``overlap``.
+
+    The tiles are evenly spread and, with ``shrink``, as small as that count
+    allows, so little is computed twice (a fixed stride leaves a last tile that mostly repeats
+    its neighbour: 1.6x the pixels of a 1 MP image in 256-pixel tiles).
+    Sizes and starts are multiples of ``multiple`` (``length`` and ``tile``
+    are), so every tile sees the same down-sampling grid as the whole image.
+    """
     if length <= tile:
-        return [0]
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride))
-    return starts + [length - tile]
+        return length, [0]
+    n, t, o = length // multiple, tile // multiple, -(-overlap // multiple)
+    count = -(-(n - o) // (t - o))
+    size = -(-(n - o) // count) + o if shrink else t
+    return size * multiple, [round(k * (n - size) / (count - 1)) * multiple for k in range(count)]
 
 
 def _ramp(length: int, overlap: int, scale: int) -> torch.Tensor:
@@ -81,13 +91,17 @@ def run_tiled(
     overlap: int = OVERLAP,
     multiple: int = 1,
     scale: int = 1,
+    shrink: bool = True,
 ) -> torch.Tensor:
     """Apply ``fn`` to overlapping tiles of ``inputs`` ((1, C, H, W) each) and blend the outputs.
 
     ``fn`` maps tiles of the inputs to a (1, 1, h*scale, w*scale) tensor.
     Inputs are reflect-padded to a multiple of ``multiple`` (what the
     network's down-sampling needs) and to at least one tile where smaller;
-    the output is cropped back to (1, 1, H*scale, W*scale).
+    the output is cropped back to (1, 1, H*scale, W*scale). Tiles are evenly
+    spread and, with ``shrink``, no larger than their count needs (see
+    :func:`_spans`); a network that normalises over each tile passes
+    ``shrink=False`` to see tiles of the size it was validated on.
     """
     if tile < 2 * overlap or tile % max(multiple, 1):
         raise ValueError(f"tile must be a multiple of {multiple} and at least {2 * overlap}, got {tile}")
@@ -96,13 +110,13 @@ def run_tiled(
     if ph or pw:
         inputs = [F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate") for x in inputs]
     H, W = h + ph, w + pw
-    th, tw = min(tile, H), min(tile, W)
+    (th, ys), (tw, xs) = (_spans(n, tile, overlap, max(multiple, 1), shrink=shrink) for n in (H, W))
     out = torch.zeros((1, 1, H * scale, W * scale), device=inputs[0].device)
     weight = torch.zeros_like(out)
     ramp = (_ramp(th, overlap if H > th else 0, scale)[:, None] * _ramp(tw, overlap if W > tw else 0, scale)[None, :]).to(out.device)
-    for y in _starts(H, th, overlap):
-        for x in _starts(W, tw, overlap):
-            pieces = [t[..., y : y + th, x : x + tw] for t in inputs]
+    for y in ys:
+        for x in xs:
+            pieces = [t[..., y : y + th, x : x + tw].contiguous(memory_format=torch.channels_last) for t in inputs]
             result = fn(*pieces).float()
             out[..., y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += result * ramp
             weight[..., y * scale : (y + th) * scale, x * scale : (x + tw) * scale] += ramp
@@ -269,5 +283,6 @@ def vae_run(net):
 def damage_probability(gray: np.ndarray, *, net, tile: int, self_ensemble: bool = False) -> np.ndarray:
     """Per-pixel probability of damage of a [0, 1] gray plane, float32, by the segmentation network ``net``."""
     with torch.inference_mode():
-        logits = tiled(net, [_plane_tensor(gray)], tile=tile, multiple=net.multiple, self_ensemble=self_ensemble)
+        # Group normalisation works over each tile: tiles keep the full size the detector is validated with.
+        logits = tiled(net, [_plane_tensor(gray)], tile=tile, multiple=net.multiple, shrink=False, self_ensemble=self_ensemble)
     return torch.sigmoid(logits)[0, 0].cpu().numpy().astype(np.float32)

@@ -20,7 +20,7 @@ import numpy as np
 from restoration.methods.upscale import DEFAULT_SCALE
 from restoration.pixels import from_unit, range_of, to_unit
 
-DEFAULT_TILE = 256
+DEFAULT_TILE = 512
 
 
 def denoise_cnn(

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import time
@@ -34,6 +35,8 @@ from restoration.learned.data import load_training_sources, manifest_sha256, spl
 from restoration.learned.modelfiles import load_plain, save_torch, versions, write_model
 from restoration.learned.networks import build_network, count_parameters
 from restoration.learned.recipes import Recipe, recipe_for
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
@@ -225,6 +228,16 @@ def train_model(
         raise ValueError("super-resolution has no self-supervised mode (it needs high-resolution images)")
     device = resolve_device(settings.device)
     roots = [Path(d) for d in ([data_dir] if isinstance(data_dir, (str, os.PathLike)) else data_dir)]
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"{root}: no such folder of training images (`archive-restore package-images {root}` writes the package images there)")
+    if settings.warmup >= settings.steps:
+        logger.warning(
+            "the learning-rate warm-up (%d steps) is at least as long as the run (%d steps): the rate never reaches its peak %.1e",
+            settings.warmup,
+            settings.steps,
+            settings.lr,
+        )
     images, manifest = load_training_sources(roots, masks_dir=masks_dir, min_size=settings.patch // 2, exclude=[out_dir])
     if not images:
         raise ValueError(f"{', '.join(map(str, roots))}: no readable image of at least {settings.patch // 2} pixels a side to train on")

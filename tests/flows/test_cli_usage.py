@@ -55,3 +55,33 @@ def test_usage_errors_are_one_line_and_exit_2_before_any_server(no_server, folde
     assert len(lines) == 1 and message in lines[0], result.output
     assert lines[0].startswith("archive-restore")
     assert not (tmp_path / "out").exists()
+
+
+def test_help_shows_flags_bare_lists_the_choices_and_explains_every_option():
+    """--help as a person reads it: `--resume`, not `--resume <bool>`; the names --method, --kind, --task, --device, --task-runner take; a help text on every option."""
+    import re
+
+    import click
+    import typer
+
+    from flows.cli import app
+    from restoration.registry import REGISTRY
+
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        text = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "250"}, prog_name="archive-restore").output
+        assert "<bool>" not in text, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, (name, param.name)
+        usage = re.search(r"Usage: (archive-restore [\w-]+)", text)
+        assert usage and usage.group(1) == f"archive-restore {name}", text[:200]
+    restore = CliRunner().invoke(app, ["restore", "--help"], env={"COLUMNS": "250"}).output
+    assert all(m in restore for m in REGISTRY.names(kind=("inpaint", "denoise", "upscale"), available_only=True))
+    damage = CliRunner().invoke(app, ["damage", "--help"], env={"COLUMNS": "250"}).output
+    assert all(k in damage for k in REGISTRY.names(kind="damage"))
+    train = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).output
+    assert "inpaint, denoise, sr, vae, detect" in train and "auto, cpu, cuda" in train and "threads (default), or dask" in train
+    assert re.search(r"--resume +Continue", train) and re.search(r"--help +Show", train)

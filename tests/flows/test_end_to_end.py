@@ -167,6 +167,42 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
             assert (tmp_path / run / rel).read_bytes() == data, (run, rel)
 
 
+def test_benchmark_failures_are_rows_with_their_reasons_and_odd_sizes_upscale_cleanly(tmp_path, camera, monkeypatch):
+    """A method failing on one file: a per-image row with the reason, named in summary.md/html, a run "Completed with failures";
+    an odd-sized image (127 x 93) goes through downscale and back without failing."""
+    import restoration.registry as registry
+    from flows.benchmark import benchmark_flow
+    from flows.steps import COMPLETED_WITH_FAILURES
+
+    entry = registry.REGISTRY.get("tv")
+
+    def fragile(image, *, sigma=None, value_range=None):
+        if image.shape == (96, 128):
+            raise ValueError("this file upsets tv")
+        return entry.func(image, sigma=sigma)
+
+    monkeypatch.setitem(registry.REGISTRY._entries, "tv", type(entry)(**{**entry.__dict__, "func": fragile}))
+    write_png(tmp_path / "in" / "camera.png", camera)
+    write_png(tmp_path / "in" / "odd.png", camera[:127, :93])
+    write_png(tmp_path / "in" / "wide.png", np.tile(camera, (1, 2))[:96, :128])
+    state = benchmark_flow(
+        str(tmp_path / "in"), str(tmp_path / "out"), methods=["tv", "bicubic"], damage=["gaussian", "downscale"], detectors=[], workers=1, return_state=True
+    )
+    assert state.is_completed() and state.name == COMPLETED_WITH_FAILURES and "1 of" in state.message and "wide.png" in state.message
+    report = tmp_path / "out" / "report"
+    per_image = pd.read_parquet(report / "per_image.parquet")
+    failed = per_image[per_image["status"] == "failed"]
+    assert failed[["damage", "method", "path"]].values.tolist() == [["gaussian", "tv", "wide.png"]]
+    assert "this file upsets tv" in failed["error"].item() and np.isnan(failed["psnr"].item())
+    upscaled = per_image[(per_image["method"] == "bicubic") & (per_image["status"] == "ok")]
+    assert sorted(upscaled["path"]) == ["camera.png", "odd.png", "wide.png"] and (upscaled["psnr"] > 20).all()
+    summary = pd.read_parquet(report / "summary.parquet")
+    assert summary.loc[(summary["method"] == "tv"), "n"].sum() == 2  # the failure is not a score
+    for name in ("summary.md", "summary.html"):
+        text = (report / name).read_text()
+        assert "Failed: 1" in text and "wide.png" in text and "this file upsets tv" in text, name
+
+
 def test_missing_input_is_a_clear_error(tmp_path):
     result = cli("restore", tmp_path / "nope", tmp_path / "out", "--method", "telea")
     text = " ".join(result.output.replace("│", " ").split())  # undo rich's box and wrapping

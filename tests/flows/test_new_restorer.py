@@ -77,3 +77,15 @@ def test_the_benchmark_plan_puts_each_detector_on_the_damage_it_finds(tmp_path):
     assert {g.method for g in named.restores if g.detector} == {"biharmonic+detect-classical"}
     assert not [g for g in plan_benchmark(tmp_path, damage=["holes"], methods=["telea"], detect_inpaint=[]).restores if g.detector]
     assert not plan_benchmark(tmp_path, damage=["holes"], methods=["telea"], detectors=[]).detects
+
+
+def test_the_default_benchmark_runs_every_available_restorer_and_scores_upscalers_at_the_modcrop_size(tmp_path):
+    """What `demo` and `benchmark` with no --damage run: every restorer of every kind (upscalers need the downscale damage)."""
+    from flows.benchmark import plan_benchmark
+    from restoration.registry import RESTORER_KINDS
+
+    plan = plan_benchmark(tmp_path, damage=None, methods=None)
+    assert {g.method for g in plan.restores} >= set(REGISTRY.names(kind=RESTORER_KINDS, available_only=True))
+    upscaled = [g for g in plan.scores if g.damage == "downscale"]
+    assert upscaled and all(g.modcrop == 2 and not g.in_hole for g in upscaled)
+    assert all(g.modcrop == 1 for g in plan.scores if g.damage != "downscale")

@@ -124,9 +124,11 @@ def test_a_full_disk_or_read_only_folder_fails_at_once(archive, tmp_path, monkey
 
     monkeypatch.setattr(io_module, "commit", refuse)
     from flows.restore import restore_flow
+    from flows.steps import EveryFileFailed
 
-    records = restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1)
-    failed = [r for r in records if r.status == "failed"]
+    with pytest.raises(EveryFileFailed, match="3 of 3 files failed") as raised:  # every file failed: the run is Failed
+        restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1)
+    failed = [r for r in raised.value.result if r.status == "failed"]
     assert len(failed) == 3 and all(text in r.error for r in failed)
     assert sorted(a for a in attempts if a.endswith(".png")) == ["astronaut.png", "camera.png", "coins.png"]  # once each
 
@@ -230,3 +232,34 @@ def test_a_run_started_with_a_bad_option_fails_before_writing_anything(archive, 
     with pytest.raises(ValueError, match="sigma must be a finite number at least 0"):
         restore_flow(str(archive), str(tmp_path / "out"), "nlm", options={"sigma": -5})
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_with_failed_files_is_not_a_plain_completed_run_in_the_ui(archive, tmp_path):
+    """The runs list (the server's flow-run state) tells a run with failed files apart; one where every file failed is Failed."""
+    from prefect.client.orchestration import get_client
+
+    from flows.restore import restore_flow
+    from flows.steps import COMPLETED_WITH_FAILURES, flow_result
+
+    (archive / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png at all" * 8)
+    state = restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1, return_state=True)
+    with get_client(sync_client=True) as client:
+        shown = client.read_flow_run(state.state_details.flow_run_id).state
+    assert shown.is_completed() and shown.name == COMPLETED_WITH_FAILURES
+    assert shown.message.startswith("restore tv: 1 of 4 files failed (broken.png)")
+    records = flow_result(state)
+    assert sorted(r.path for r in records if r.status == "failed") == ["broken.png"]
+
+    state = restore_flow(str(archive), str(tmp_path / "out2"), "telea", workers=1, return_state=True)  # no masks: an inpainter fails every file
+    with get_client(sync_client=True) as client:
+        shown = client.read_flow_run(state.state_details.flow_run_id).state
+    assert shown.is_failed() and "4 of 4 files failed" in shown.message
+    records = flow_result(state)
+    assert sum(r.status == "failed" for r in records) == 4 and not any(r.ok for r in records)
+    result = cli("restore", archive, tmp_path / "out3", "--method", "telea")
+    assert result.exit_code == 1 and "0 ok" in result.stdout  # the command still reports every file
+
+    clean = tmp_path / "clean"
+    write_png(clean / "camera.png", crops(1, 64)[0])
+    state = restore_flow(str(clean), str(tmp_path / "out4"), "tv", workers=1, return_state=True)
+    assert state.is_completed() and state.name == "Completed"

@@ -57,3 +57,34 @@ def test_gaussian_sigma_is_on_the_0_255_scale_at_any_bit_depth():
 def test_downscale_halves_the_size(camera):
     small, mask = REGISTRY.get("downscale").func(camera, scale=2)
     assert small.shape == (64, 64) and mask.all()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_every_upscaler_of_an_odd_sized_downscale_is_scored_at_the_modcrop_size(tmp_path, camera, scale, dtype):
+    """A x``scale`` round trip of a 127 x 93 image gives 126 x 92 (x2): scored against the reference cropped the same way, not failed."""
+    import cv2
+
+    from restoration.damage.simulate import modcrop
+    from restoration.io.images import read_image_file
+    from restoration.pipeline import evaluate_file
+
+    image = camera[:127, :93].astype(dtype) * (257 if dtype == np.uint16 else 1)
+    small, mask = REGISTRY.get("downscale").func(image, scale=scale)
+    assert mask.shape == image.shape and small.shape == (127 // scale, 93 // scale) and small.dtype == dtype
+    reference = tmp_path / "ref" / "camera.png"
+    reference.parent.mkdir()
+    assert cv2.imwrite(str(reference), image)
+    for entry in REGISTRY.entries(kind="upscale"):
+        if not entry.available or (entry.learned and scale == 3):  # cnn-sr ships x2 and x4 models only
+            continue
+        big = entry.func(small, scale=scale)
+        assert big.shape == modcrop(image, scale).shape, entry.name
+        out = tmp_path / entry.name / "camera.png"
+        out.parent.mkdir()
+        assert cv2.imwrite(str(out), big)
+        (row,) = evaluate_file(out, reference, rel="camera.png", modcrop=scale)
+        assert row["psnr"] > 20, (entry.name, row)
+        with pytest.raises(Exception, match="reference"):  # unscored without it: the shapes differ by the odd pixel
+            evaluate_file(out, reference, rel="camera.png")
+    assert read_image_file(reference).frames[0].shape == image.shape  # the reference file itself is never cropped

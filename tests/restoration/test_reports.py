@@ -57,3 +57,49 @@ def test_summary_groups_and_orders_baseline_first(tmp_path):
     assert "telea" in paths["summary_md"].read_text()
     assert pd.read_parquet(paths["per_image_parquet"]).shape[0] == 12
     assert "<table" in paths["summary_html"].read_text()
+
+
+def test_a_group_of_one_shows_its_value_without_an_interval_and_figures_are_rounded():
+    from restoration.reports import display_table
+
+    rows = _rows()
+    one = rows[rows["path"] == "1.png"].copy()
+    one.loc[one["method"] == "damaged", "psnr"] = 20.0912345
+    shown = display_table(summarise(one)).set_index("method")
+    assert shown.loc["damaged", "psnr"] == "20.09"  # not "20.09 [20.09, 20.09]"
+    assert shown.loc["telea", "ssim"] == "0.500"  # 3 decimals for SSIM
+    many = display_table(summarise(rows)).set_index("method")
+    assert many.loc["telea", "psnr"].count("[") == 1 and many.loc["telea", "psnr"].split(" ")[0].count(".") == 1
+    assert len(many.loc["telea", "psnr"].split(" ")[0].split(".")[1]) == 2
+
+
+def test_table_artifact_rows_are_rounded_for_people():
+    from flows.steps import table_records
+
+    frame = pd.DataFrame(
+        {"method": ["telea"], "psnr": [69.43069651138168], "hole_ssim": [0.912345678], "seconds": [1.23456], "n": [3], "ratio": [float("inf")]}
+    )
+    (row,) = table_records(frame)
+    assert row == {"method": "telea", "psnr": 69.43, "hole_ssim": 0.912, "seconds": 1.235, "n": 3, "ratio": None}
+
+
+def test_the_contact_sheet_views_a_damaged_ct_slice_on_its_references_grey_levels(tmp_path):
+    """Holes written as -32768 made a slice's own min-to-max scaling flat white; the reference's window keeps it readable."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from restoration.reports import _display, contact_sheet, display_window
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array
+    damaged = ct.copy()
+    damaged[10:30, 10:30] = -32768
+    outside = np.ones(ct.shape, bool)
+    outside[10:30, 10:30] = False
+    window = display_window(ct)
+    np.testing.assert_allclose(_display(damaged, window)[outside], _display(ct, window)[outside])
+    assert _display(damaged, window)[outside].std() > 0.15
+    assert _display(damaged)[outside].std() < _display(damaged, window)[outside].std() / 3  # its own range: the slice washes out
+    sheet = contact_sheet(
+        [("CT_small.dcm / holes", [("reference", ct, window), ("damaged", damaged, window), ("mask", ~outside * 1.0, (0.0, 1.0))])], tmp_path / "s.png"
+    )
+    assert sheet.stat().st_size > 1000

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from restoration.learned.inference import run_tiled
+from restoration.learned.inference import _spans, run_tiled
 from restoration.learned.restorers import inpaint_gan, inpaint_vae
 from restoration.pipeline import restore_file
 from restoration.registry import REGISTRY
@@ -44,6 +44,21 @@ def test_run_tiled_is_exact_for_a_pointwise_function():
     assert torch.allclose(out, x * 2 + 1, atol=1e-6)
     up = run_tiled(lambda t: torch.nn.functional.interpolate(t, scale_factor=2, mode="nearest"), [x], tile=32, overlap=8, scale=2)
     assert up.shape == (1, 1, 154, 262) and torch.allclose(up[..., ::2, ::2], x, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("length", "tile", "overlap", "multiple"), [(1056, 512, 32, 2), (1056, 256, 32, 2), (168, 64, 32, 8), (517, 128, 16, 1), (600, 512, 32, 8)]
+)
+@pytest.mark.parametrize("shrink", [True, False])
+def test_tiles_cover_the_image_overlap_and_stay_on_the_grid(length, tile, overlap, multiple, shrink):
+    size, starts = _spans(length, tile, overlap, multiple, shrink=shrink)
+    assert size <= tile and size % multiple == 0 and all(s % multiple == 0 for s in starts)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(overlap <= a + size - b for a, b in zip(starts, starts[1:]))
+    fixed_stride = len(range(0, length - tile, tile - overlap)) + 1  # the old layout: a tile every tile - overlap pixels
+    assert len(starts) <= fixed_stride
+    if shrink:  # no larger than the count needs: each tile adds its overlap (and grid rounding) to the image, no more
+        assert size * len(starts) <= length + len(starts) * (overlap + 2 * multiple)
 
 
 @pytest.mark.parametrize("inpaint", [inpaint_gan, inpaint_vae])

@@ -226,3 +226,35 @@ def test_unreadable_training_files_are_skipped_with_a_reason(tiny_data, tmp_path
     assert len(images) == 3
     row = next(r for r in manifest if r["path"] == "broken.png")
     assert row["frames"] == 0 and "broken.png" in row["skipped"]
+
+
+def test_a_missing_data_folder_is_named_with_the_command_that_makes_it(tmp_path):
+    with pytest.raises(ValueError, match=r"train-images: no such folder of training images \(`archive-restore package-images .*train-images`"):
+        train_model(settings("denoise", steps=2), tmp_path / "train-images", tmp_path / "m", command="pytest")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_run_shorter_than_its_warm_up_says_so(tiny_data, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="restoration.learned.training"):
+        train_model(settings("denoise", steps=2), tiny_data, tmp_path / "m", command="pytest")
+    assert "warm-up (2 steps) is at least as long as the run (2 steps)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="restoration.learned.training"):
+        train_model(settings("denoise", steps=3, warmup=1), tiny_data, tmp_path / "m2", command="pytest")
+    assert "warm-up" not in caplog.text
+
+
+def test_the_train_flow_takes_each_setting_as_its_own_parameter_with_the_settings_defaults():
+    """The UI's form and `-p steps=5` set training parameters one by one; their defaults are TrainingSettings'."""
+    import dataclasses
+    import inspect
+
+    from flows.train import train_flow
+    from restoration.learned.training import TrainingSettings
+
+    parameters = inspect.signature(train_flow.fn).parameters
+    fields = {f.name: f.default for f in dataclasses.fields(TrainingSettings)}
+    shared = set(parameters) & set(fields)
+    assert {"task", "steps", "batch_size", "patch", "lr", "seed", "scale", "device", "checkpoint_every", "validate_every"} <= shared
+    assert all(parameters[name].default == fields[name] for name in shared - {"task"})
+    train_flow.validate_parameters({"data": "train-images", "output": "m", "steps": 5})  # what `-p steps=5` sends
