@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.detect import DEFAULT_DETECTOR, detect_jobs
 from flows.ingest import ingest_flow
+from flows.naming import run_name
 from flows.restore_archive import DEFAULT_INPAINTER
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import (
@@ -41,6 +43,7 @@ from flows.steps import (
     submit_damage,
     table_records,
 )
+from restoration import __version__
 from restoration.archive import check_output_folder, claim_output_folder
 from restoration.io import atomic_write
 from restoration.jobs import DetectionScoreJob, Record
@@ -50,7 +53,7 @@ from restoration.registry import DETECT, REGISTRY, RESTORER_KINDS
 from restoration.reports import BASELINE, detection_markdown, detection_summary, failure_table, summary_markdown
 from tasks.detect import detect_batch
 from tasks.evaluate import evaluate_batch
-from tasks.report import write_contact_sheet, write_report
+from tasks.report import write_contact_sheet, write_report, write_summary_page
 from tasks.restore import restore_batch
 
 DEFAULT_DAMAGE = ("holes", "scratches", "gaussian", "downscale")  # one of each kind of repair: every restorer runs
@@ -204,6 +207,14 @@ def plan_benchmark(
     return BenchmarkPlan(damages, restores, scores, detects)
 
 
+def seconds_per_image(restored: dict[tuple[str, str], list[Record]]) -> dict[str, float]:
+    """Mean seconds a method took per file, over the files it restored in this run (those skipped as unchanged carry no time)."""
+    times: dict[str, list[float]] = {}
+    for (_, method), records in restored.items():
+        times.setdefault(method, []).extend(float(r.values["seconds"]) for r in records if r.ok and r.values.get("seconds") is not None)
+    return {method: sum(t) / len(t) for method, t in times.items() if t}
+
+
 def failure_row(record: Record) -> dict:
     """A failed record as a per-image row: its damage kind, the method (or detector, or ``simulate`` for the damage step), file and reason."""
     labels = record.labels
@@ -215,7 +226,7 @@ def _ok(records: list[Record]) -> list[str]:
     return sorted(r.path for r in records if r.ok)
 
 
-@flow(name="benchmark", flow_run_name="benchmark-{input}", task_runner=RunnerFromEnvironment())
+@flow(name="benchmark", flow_run_name=run_name("benchmark-{input}"), task_runner=RunnerFromEnvironment())
 def benchmark_flow(
     input: str,
     output: str,
@@ -318,6 +329,13 @@ def benchmark_flow(
     sheet_path = write_contact_sheet(sheet, str(report_dir / "contact_sheet.png")) if sheet else None
     if sheet_path:
         paths["contact_sheet"] = sheet_path
+    facts = {
+        "archive": str(input), "files": f"{len(rels)} scored, {len(quarantined)} quarantined, {len(left_out)} left out",
+        "damage": ", ".join(g.damage for g in plan.damages), "methods": ", ".join(sorted({g.method for g in plan.restores})),
+        "detectors": ", ".join(sorted({g.detector for g in plan.detects})) or "none", "seed": str(seed),
+        "failed": str(len(failures(records))), "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by archive-restoration {__version__}",
+    }  # fmt: skip
+    paths["summary_html"] = write_summary_page(str(report_dir), f"Benchmark of {Path(input).name}", facts, sheet, seconds_per_image(restored))
 
     # The report task already tabulated and bootstrapped: read its files back.
     per_image = pd.read_parquet(paths["per_image_parquet"])

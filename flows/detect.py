@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows import parameters
+from flows.naming import run_name
 from flows.restore import run_report
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, collect, listing_records, mask_path_for, prepare_output, run_counts, run_outcome, submit_batched
@@ -44,7 +45,7 @@ def detect_jobs(input: Path, rels: list[str], output: Path, *, settings: Restore
     ]  # fmt: skip
 
 
-@flow(name="detect", flow_run_name="detect-{method}-{input}", task_runner=RunnerFromEnvironment())
+@flow(name="detect", flow_run_name=run_name("detect-{method}-{input}"), task_runner=RunnerFromEnvironment())
 def detect_flow(
     input: str,
     output: str,

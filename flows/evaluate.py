@@ -8,6 +8,7 @@ import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from flows.naming import run_name
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, evaluate_step, evaluation_jobs, failures, run_outcome, table_records
 from restoration.archive import UnsafeOutputError, list_archive
@@ -15,7 +16,7 @@ from restoration.io import MaskIndex, atomic_write, format_of
 from restoration.jobs import Records, failed
 
 
-@flow(name="evaluate", flow_run_name="evaluate-{restored}", task_runner=RunnerFromEnvironment())
+@flow(name="evaluate", flow_run_name=run_name("evaluate-{restored}"), task_runner=RunnerFromEnvironment())
 def evaluate_flow(restored: str, reference: str, table: str, masks: str | None = None, workers: int | None = None) -> Records:
     """Score every file of the folder ``restored`` that has a namesake in the folder ``reference``.
 

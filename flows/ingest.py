@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from flows.naming import run_name
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import make_batches
 from restoration.archive import check_output_folder, claim_output_folder
@@ -14,7 +15,7 @@ from restoration.manifest import describe_file
 from tasks.ingest import describe_files, stage_archive, write_manifest_task
 
 
-@flow(name="ingest", flow_run_name="ingest-{input}", task_runner=RunnerFromEnvironment())
+@flow(name="ingest", flow_run_name=run_name("ingest-{input}"), task_runner=RunnerFromEnvironment())
 def ingest_flow(input: str, output: str, workers: int | None = None) -> dict:
     """Read an archive ``input`` (folder, zip, tar, one image file) and write ``manifest.parquet``/``.csv`` in ``output``.
 

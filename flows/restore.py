@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import parameters
+from flows.naming import run_name
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, listing_records, restore_step, run_counts, run_outcome
 from restoration.archive import check_output_folder, claim_output_folder
@@ -46,7 +47,7 @@ def run_report(title: str, records: Sequence[Record]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="restore", flow_run_name="restore-{method}-{input}", task_runner=RunnerFromEnvironment())
+@flow(name="restore", flow_run_name=run_name("restore-{method}-{input}"), task_runner=RunnerFromEnvironment())
 def restore_flow(
     input: str,
     output: str,

@@ -27,6 +27,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.detect import DEFAULT_DETECTOR
 from flows.ingest import ingest_flow
+from flows.naming import run_name
 from flows.restore import TABLE_ROWS, run_report
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, collect, mask_of, mask_path_for, prepare_output, run_counts, run_outcome, submit_batched, table_records
@@ -93,7 +94,7 @@ def condition_markdown(title: str, table: pd.DataFrame, records: list[Record]) -
     return "\n".join(lines)
 
 
-@flow(name="restore-archive", flow_run_name="restore-archive-{archive}", task_runner=RunnerFromEnvironment())
+@flow(name="restore-archive", flow_run_name=run_name("restore-archive-{archive}"), task_runner=RunnerFromEnvironment())
 def restore_archive_flow(
     archive: str,
     output: str,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows.naming import run_name
 from flows.runner import RunnerFromEnvironment, default_workers
 from flows.steps import Progress, damage_step, listing_records, run_outcome
 from restoration.archive import check_output_folder, claim_output_folder
@@ -14,7 +15,7 @@ from restoration.registry import REGISTRY
 from tasks.ingest import stage_archive
 
 
-@flow(name="simulate-damage", flow_run_name="damage-{kind}-{input}", task_runner=RunnerFromEnvironment())
+@flow(name="simulate-damage", flow_run_name=run_name("damage-{kind}-{input}"), task_runner=RunnerFromEnvironment())
 def simulate_damage_flow(input: str, output: str, kind: str, seed: int = 0, options: dict | None = None, workers: int | None = None) -> Records:
     """Write ``output/<rel>`` damaged by ``kind`` and ``output/masks/<rel stem>.png`` for each file of ``input``."""
     workers = workers or default_workers()

@@ -8,19 +8,12 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.naming import run_name
 from restoration.learned.training import TrainingSettings
 from tasks.train import train_model_task
 
 
-def _run_name() -> str:
-    from prefect.runtime import flow_run
-
-    params = flow_run.parameters
-    data = params["data"] if isinstance(params["data"], list) else [params["data"]]
-    return f"train-{params.get('task', 'denoise')}-" + "+".join(Path(d).name for d in data)
-
-
-@flow(name="train", flow_run_name=_run_name)
+@flow(name="train", flow_run_name=run_name("train-{task}-{data}"))
 def train_flow(
     data: list[str] | str,
     output: str,

@@ -93,6 +93,16 @@ def summarise(per_image: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     return summary.drop(columns="_order").reset_index(drop=True)
 
 
+#: How the summary's figures were computed (under the table in summary.md and summary.html).
+METHOD_NOTE = (
+    "Mean with 95 % bootstrap interval per method x damage x hole-ratio bin x modality; "
+    f"`{BASELINE}` is the damaged input, scored as the baseline. PSNR in dB at the "
+    f"image's native data range (infinite PSNR counted as {PSNR_CAP:g} dB). SSIM as Wang et al. (IEEE TIP 2004): "
+    "11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, mean over the valid region; in-hole SSIM averages its map over the hole. "
+    "Upscalers are scored against the reference cropped to a multiple of the scale."
+)
+
+
 def digits_of(column: str) -> int:
     """Decimals a person is shown for a figure of ``column``: 2 for dB (PSNR), 3 otherwise (SSIM, F1, seconds)."""
     return 2 if "psnr" in column else 3
@@ -132,10 +142,7 @@ def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary
     lines = [
         f"# {title}",
         "",
-        "Mean with 95 % bootstrap interval per method x damage x hole-ratio bin x modality; "
-        f"`{BASELINE}` is the damaged input, scored as the baseline. PSNR in dB at the "
-        f"image's native data range (infinite PSNR counted as {PSNR_CAP:g} dB). SSIM as Wang et al. (IEEE TIP 2004): "
-        "11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, mean over the valid region; in-hole SSIM averages its map over the hole.",
+        METHOD_NOTE,
         "",
         display_table(summary).to_markdown(index=False),
         "",
@@ -147,24 +154,18 @@ def summary_markdown(summary: pd.DataFrame, *, title: str = "Restoration summary
 
 def write_tables(per_image: pd.DataFrame, summary: pd.DataFrame, out_dir: os.PathLike | str) -> dict[str, Path]:
     """Write per-image and summary tables (CSV, Parquet, Markdown, HTML) atomically."""
+    from restoration.report_page import summary_page  # the page module imports this one
+
     out_dir = Path(out_dir)
-    shown = display_table(summary)
     failures = failure_table(per_image)
     markdown = summary_markdown(summary, failures=failures)
-    failed_html = f"<h2>Failed: {len(failures)}</h2>\n" + failures.to_html(index=False, border=0) if len(failures) else ""
     writers = {
         "per_image_csv": ("per_image.csv", lambda t: per_image.to_csv(t, index=False)),
         "per_image_parquet": ("per_image.parquet", lambda t: per_image.to_parquet(t, index=False)),
         "summary_csv": ("summary.csv", lambda t: summary.to_csv(t, index=False)),
         "summary_parquet": ("summary.parquet", lambda t: summary.to_parquet(t, index=False)),
         "summary_md": ("summary.md", lambda t: t.write_text(markdown, encoding="utf-8")),
-        "summary_html": (
-            "summary.html",
-            lambda t: t.write_text(
-                "<!doctype html><meta charset='utf-8'><title>Restoration summary</title>\n" + shown.to_html(index=False, border=0) + failed_html,
-                encoding="utf-8",
-            ),
-        ),
+        "summary_html": ("summary.html", lambda t: t.write_text(summary_page(summary, failures, notes=METHOD_NOTE), encoding="utf-8")),
     }
     return {key: atomic_write(out_dir / name, write) for key, (name, write) in writers.items()}
 

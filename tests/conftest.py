@@ -62,3 +62,38 @@ def prefect_harness():
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         with prefect_test_harness(server_startup_timeout=120):
             yield
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture()
+def chromium(tmp_path):
+    """Debian's headless Chromium driven through ChromeDriver (selenium); skipped where they are not installed
+    (``.ci/run`` installs both and sets ARCHIVE_RESTORE_REQUIRE_BROWSER, so there the test fails instead)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("ARCHIVE_RESTORE_REQUIRE_BROWSER"):
+            pytest.fail("chromium and chromium-driver are required here (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def keep_screenshots(*paths: Path) -> None:
+    """Copy screenshots to ARCHIVE_RESTORE_SCREENSHOTS, when set, for a look by hand."""
+    import shutil
+
+    if os.environ.get("ARCHIVE_RESTORE_SCREENSHOTS"):
+        for path in paths:
+            shutil.copy(path, Path(os.environ["ARCHIVE_RESTORE_SCREENSHOTS"]) / path.name)

@@ -15,7 +15,7 @@ from pydicom.data import get_testdata_file
 from typer.testing import CliRunner
 
 from restoration.registry import REGISTRY
-from tests.conftest import write_png
+from tests.conftest import keep_screenshots, write_png
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
@@ -152,8 +152,9 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
         }
     assert keys == {"benchmark-summary", "benchmark-report", "benchmark-progress"}
 
-    # Same inputs and seed: byte-identical masks and report tables, in a fresh folder and on a rerun in the same one.
-    tables = ["per_image.csv", "per_image.parquet", "summary.csv", "summary.parquet", "summary.md", "summary.html"]
+    # Same inputs and seed: byte-identical masks and report tables, in a fresh folder and on a rerun in the same one
+    # (summary.html is the page around them: it also shows the run's date and timings).
+    tables = ["per_image.csv", "per_image.parquet", "summary.csv", "summary.parquet", "summary.md"]
     first = {name: (report / name).read_bytes() for name in tables}
     masks = {p.relative_to(tmp_path / "run1").as_posix(): p.read_bytes() for p in (tmp_path / "run1" / "damaged").rglob("masks/**/*") if p.is_file()}
     assert len(masks) >= 6
@@ -167,13 +168,16 @@ def test_benchmark_end_to_end_with_reports_and_artifacts(tmp_path, camera):
             assert (tmp_path / run / rel).read_bytes() == data, (run, rel)
 
 
-def test_benchmark_failures_are_rows_with_their_reasons_and_odd_sizes_upscale_cleanly(tmp_path, camera, monkeypatch):
-    """A method failing on one file: a per-image row with the reason, named in summary.md/html, a run "Completed with failures";
-    an odd-sized image (127 x 93) goes through downscale and back without failing."""
+@pytest.fixture(scope="module")
+def failing_benchmark(tmp_path_factory, prefect_harness):
+    """A benchmark in which `tv` fails on one file (wide.png), with an odd-sized image (127 x 93) among the others."""
+    import skimage.data
+
     import restoration.registry as registry
     from flows.benchmark import benchmark_flow
-    from flows.steps import COMPLETED_WITH_FAILURES
 
+    camera = skimage.data.camera()[160:288, 200:328]
+    root = tmp_path_factory.mktemp("failing")
     entry = registry.REGISTRY.get("tv")
 
     def fragile(image, *, sigma=None, value_range=None):
@@ -181,15 +185,24 @@ def test_benchmark_failures_are_rows_with_their_reasons_and_odd_sizes_upscale_cl
             raise ValueError("this file upsets tv")
         return entry.func(image, sigma=sigma)
 
-    monkeypatch.setitem(registry.REGISTRY._entries, "tv", type(entry)(**{**entry.__dict__, "func": fragile}))
-    write_png(tmp_path / "in" / "camera.png", camera)
-    write_png(tmp_path / "in" / "odd.png", camera[:127, :93])
-    write_png(tmp_path / "in" / "wide.png", np.tile(camera, (1, 2))[:96, :128])
-    state = benchmark_flow(
-        str(tmp_path / "in"), str(tmp_path / "out"), methods=["tv", "bicubic"], damage=["gaussian", "downscale"], detectors=[], workers=1, return_state=True
-    )
+    write_png(root / "in" / "camera.png", camera)
+    write_png(root / "in" / "odd.png", camera[:127, :93])
+    write_png(root / "in" / "wide.png", np.tile(camera, (1, 2))[:96, :128])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(registry.REGISTRY._entries, "tv", type(entry)(**{**entry.__dict__, "func": fragile}))
+        state = benchmark_flow(
+            str(root / "in"), str(root / "out"), methods=["tv", "bicubic"], damage=["gaussian", "downscale"], detectors=[], workers=1, return_state=True
+        )
+    return state, root / "out" / "report"
+
+
+def test_benchmark_failures_are_rows_with_their_reasons_and_odd_sizes_upscale_cleanly(failing_benchmark):
+    """A method failing on one file: a per-image row with the reason, named in summary.md/html, a run "Completed with failures";
+    an odd-sized image goes through downscale and back without failing."""
+    from flows.steps import COMPLETED_WITH_FAILURES
+
+    state, report = failing_benchmark
     assert state.is_completed() and state.name == COMPLETED_WITH_FAILURES and "1 of" in state.message and "wide.png" in state.message
-    report = tmp_path / "out" / "report"
     per_image = pd.read_parquet(report / "per_image.parquet")
     failed = per_image[per_image["status"] == "failed"]
     assert failed[["damage", "method", "path"]].values.tolist() == [["gaussian", "tv", "wide.png"]]
@@ -201,6 +214,28 @@ def test_benchmark_failures_are_rows_with_their_reasons_and_odd_sizes_upscale_cl
     for name in ("summary.md", "summary.html"):
         text = (report / name).read_text()
         assert "Failed: 1" in text and "wide.png" in text and "this file upsets tv" in text, name
+
+
+def test_the_summary_page_reads_well_in_headless_chromium(failing_benchmark, chromium, tmp_path):
+    """What a curator sees: the title and what ran, the failure named, the best method highlighted, every image drawn, offline."""
+    from selenium.webdriver.common.by import By
+
+    _, report = failing_benchmark
+    driver = chromium
+    driver.get((report / "summary.html").as_uri())
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert driver.title == "Benchmark of in" and "Benchmark of in" in body
+    assert "damage\ngaussian, downscale" in body or "gaussian, downscale" in body
+    assert "Failed: 1" in body and "wide.png" in body and "this file upsets tv" in body
+    best = driver.find_elements(By.CSS_SELECTOR, "tr.best")
+    assert best and all(row.find_element(By.TAG_NAME, "td").value_of_css_property("font-weight") in ("600", "700") for row in best)
+    images = driver.find_elements(By.TAG_NAME, "img")
+    assert len(images) >= 4  # plots, crops, contact sheet
+    assert all(driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img) for img in images)
+    assert {img.get_attribute("alt") for img in images} >= {"contact sheet", "reference", "damaged", "restored"}
+    driver.save_screenshot(str(tmp_path / "summary-page.png"))
+    assert (tmp_path / "summary-page.png").stat().st_size > 10_000
+    keep_screenshots(tmp_path / "summary-page.png")
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

@@ -244,7 +244,9 @@ def test_a_run_with_failed_files_is_not_a_plain_completed_run_in_the_ui(archive,
     (archive / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png at all" * 8)
     state = restore_flow(str(archive), str(tmp_path / "out"), "tv", workers=1, return_state=True)
     with get_client(sync_client=True) as client:
-        shown = client.read_flow_run(state.state_details.flow_run_id).state
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    shown = run.state
+    assert run.name == "restore-tv-in"  # the archive's base name, not its absolute path
     assert shown.is_completed() and shown.name == COMPLETED_WITH_FAILURES
     assert shown.message.startswith("restore tv: 1 of 4 files failed (broken.png)")
     records = flow_result(state)

@@ -103,3 +103,25 @@ def test_the_contact_sheet_views_a_damaged_ct_slice_on_its_references_grey_level
         [("CT_small.dcm / holes", [("reference", ct, window), ("damaged", damaged, window), ("mask", ~outside * 1.0, (0.0, 1.0))])], tmp_path / "s.png"
     )
     assert sheet.stat().st_size > 1000
+
+
+def test_the_summary_page_is_one_offline_file_with_the_best_method_highlighted_and_failures_named(camera):
+    import re
+
+    from restoration.report_page import before_after, best_rows, summary_page
+    from restoration.reports import failure_table
+
+    rows = _rows()
+    rows = pd.concat([rows, pd.DataFrame([{"method": "nlm", "damage": "holes", "path": "9.png", "status": "failed", "error": "cannot read 9.png"}])])
+    rows["status"] = rows["status"].fillna("ok")
+    summary = summarise(rows)
+    assert [summary.loc[i, "method"] for i in best_rows(summary)] == ["telea"]  # the baseline is never "best"
+    mask = np.zeros(camera.shape, bool)
+    mask[40:60, 50:90] = True
+    crops = [("camera.png / holes / telea", before_after(camera, np.where(mask, 0, camera), camera, mask))]
+    page = summary_page(summary, failure_table(rows), title="Benchmark of demo", facts={"seed": "3"}, seconds={"telea": 0.01, "damaged": 0.0}, crops=crops)
+    assert "<h1>Benchmark of demo</h1>" in page and "<dt>seed</dt><dd>3</dd>" in page
+    assert re.search(r"<tr class='best'><td>telea</td>", page) and "<tr class='baseline'><td>damaged</td>" in page
+    assert "Failed: 1" in page and "cannot read 9.png" in page
+    assert page.count("data:image/png;base64,") >= 3 + 2  # three crops and both plots, inlined
+    assert not re.search(r"(src|href)=['\"]?(https?:|//|file:)", page)  # nothing to fetch: opens offline
