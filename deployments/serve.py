@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from deployments.definitions import build_deployments, load_config, runner_environment
+    from deployments.definitions import build_deployments, deployment_specs, load_config, runner_environment
 
     try:
         config = load_config(args.schedule)
@@ -29,9 +29,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.update(runner_environment(config))  # before the flows (and Prefect's logging) are imported
 
+    import threading
+
     from prefect import serve
 
-    serve(*build_deployments(config), limit=args.limit)
+    from deployments.run_names import keep_naming, name_templates
+
+    deployments = build_deployments(config)
+    stop = threading.Event()
+    keep_naming(name_templates(deployment_specs(config)), stop)  # scheduled runs named as they will run, not bright-otter
+    try:
+        serve(*deployments, limit=args.limit)
+    finally:
+        stop.set()
     return 0
 
 

@@ -44,9 +44,14 @@ def task_runner(workers: int | None = None, *, kind: str | None = None, dask_add
 
     if dask_address:
         return DaskTaskRunner(address=dask_address)
+    # The worker processes report to the API this process uses (the command's temporary server, or the one configured):
+    # without it each would start a temporary server of its own (a few seconds each, and runs the UI never sees).
+    from prefect.settings import PREFECT_API_URL
+
+    api = {"PREFECT_API_URL": PREFECT_API_URL.value()} if PREFECT_API_URL.value() else {}
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "env": api},
     )
 
 

@@ -12,6 +12,7 @@ bicubically (as the super-resolution literature scores on luma).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import cv2
@@ -50,8 +51,25 @@ def network(method: str, options: dict):
                 f"no default {directory.name} model is installed ({exc}); train one with `archive-restore train --task {entry.learned.task}` and pass --model"
             ) from None
         raise ValueError(str(exc)) from None
-    # Channels-last weights let oneDNN pick its faster convolution kernels on CPU (1.4-1.5x here, same outputs).
-    return net.to(_device(), memory_format=torch.channels_last), card
+    return _prepared(net), card
+
+
+_PREPARED: set[int] = set()
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` on the run's device with channels-last weights, converted once (under a lock: threads share the cached network).
+
+    Channels-last weights let oneDNN pick its faster convolution kernels on
+    CPU (1.4-1.5x here, same outputs). Converting on every call raced with
+    other threads' forward passes and gave NaN outputs.
+    """
+    with _PREPARED_LOCK:
+        if id(net) not in _PREPARED:
+            net.to(_device(), memory_format=torch.channels_last)
+            _PREPARED.add(id(net))
+    return net
 
 
 def _spans(length: int, tile: int, overlap: int, multiple: int, *, shrink: bool = True) -> tuple[int, list[int]]:

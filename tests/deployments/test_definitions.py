@@ -134,3 +134,24 @@ def test_old_schedule_key_archive_still_reads(tmp_path):
     old = tmp_path / "schedule.toml"
     old.write_text((ROOT / "deployments" / "schedule.toml").read_text().replace('input = "../demo-out/archive"', 'archive = "../demo-out/archive"'))
     assert load_config(old).restore.input == str((tmp_path / "../demo-out/archive").resolve())
+
+
+def test_a_scheduled_run_gets_its_meaningful_name_before_it_starts(tmp_path, prefect_harness):
+    """Prefect schedules runs under random names; the served deployments' runs are renamed as they will run, paths by base name."""
+    from prefect.client.orchestration import get_client
+
+    from deployments.definitions import build_deployments, deployment_specs, load_config
+    from deployments.run_names import name_scheduled_runs, name_templates
+
+    config = load_config()
+    templates = name_templates(deployment_specs(config))
+    assert templates["restore/nightly"] == "restore-{method}-{input}" and templates["train/on-demand"] == "train-{task}-{data}"
+    nightly = next(d for d in build_deployments(config) if d.name == "nightly")
+    deployment_id = nightly.apply()
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run_from_deployment(deployment_id)
+        assert run.name != "restore-nlm-archive"  # a random name, as the scheduler gives
+        assert name_scheduled_runs(client, templates) >= 1
+        assert client.read_flow_run(run.id).name == "restore-nlm-archive"  # ../demo-out/archive, by its base name
+        assert name_scheduled_runs(client, templates) == 0  # named once
+        client.delete_flow_run(run.id)

@@ -18,8 +18,24 @@ def test_benchmark_on_a_local_dask_cluster_equals_threads(tmp_path, camera, astr
     write_png(tmp_path / "archive" / "sub" / "astronaut.png", astronaut)
     args = {"methods": ["telea", "tv"], "damage": ["holes", "gaussian"], "seed": 5, "workers": 2}
     threads = with_runner(benchmark_flow, workers=2, kind="threads")(str(tmp_path / "archive"), str(tmp_path / "threads"), **args)
-    dask = with_runner(benchmark_flow, workers=2, kind="dask")(str(tmp_path / "archive"), str(tmp_path / "dask"), **args)
+    state = with_runner(benchmark_flow, workers=2, kind="dask")(str(tmp_path / "archive"), str(tmp_path / "dask"), **args, return_state=True)
+    dask = state.result()
     assert not threads["failed"] and not dask["failed"]
+    # The worker processes reported their task runs to this run's API (not to temporary servers of their own).
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + 30  # task runs reach the server as events
+    while True:
+        with get_client(sync_client=True) as client:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])), limit=500)
+        restored = [t for t in tasks if t.name.startswith("restore-tv-")]
+        if restored or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert restored and all(t.state.is_completed() for t in restored)
     for table in ("per_image_parquet", "summary_parquet"):
         ours, theirs = pd.read_parquet(threads["report"][table]), pd.read_parquet(dask["report"][table])
         assert len(ours) > 0

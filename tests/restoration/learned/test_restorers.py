@@ -172,3 +172,35 @@ def test_an_untrained_generator_returns_the_biharmonic_fill_it_corrects(tmp_path
     assert np.abs(ours.astype(int) - classical).max() <= 1
     with pytest.raises(ValueError, match="start must be one of"):
         InpaintGenerator(width=8, start="telepathy")
+
+
+def test_threads_sharing_a_freshly_loaded_network_get_the_single_thread_result(monkeypatch):
+    """Workers share one cached network: its first calls from several threads at once give what one thread gives (they gave NaN
+    while each call converted the weights to channels-last under the others' feet)."""
+    import threading
+
+    import skimage.data
+
+    from restoration.learned import inference, modelfiles
+
+    camera = skimage.data.camera()
+    images = [camera[: 200 + 10 * k, : 180 + 7 * k] for k in range(4)]
+    entry = REGISTRY.get("detect-unet")
+    expected = [entry.func(image).confidence for image in images]
+    monkeypatch.setattr(modelfiles, "_CACHE", {})  # loaded afresh by the threads below
+    monkeypatch.setattr(inference, "_PREPARED", set())
+    found: dict[tuple[int, int], np.ndarray] = {}
+
+    def work(k: int) -> None:
+        for repeat in range(3):
+            found[k, repeat] = entry.func(images[k]).confidence
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 12
+    for (k, _), confidence in found.items():
+        assert not np.isnan(confidence).any()
+        np.testing.assert_allclose(confidence, expected[k], atol=1e-5)
