@@ -30,7 +30,7 @@ def test_benchmark_on_a_local_dask_cluster_equals_threads(tmp_path, camera, astr
     deadline = time.monotonic() + 30  # task runs reach the server as events
     while True:
         with get_client(sync_client=True) as client:
-            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])), limit=500)
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])), limit=200)
         restored = [t for t in tasks if t.name.startswith("restore-tv-")]
         if restored or time.monotonic() > deadline:
             break
