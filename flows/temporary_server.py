@@ -43,6 +43,7 @@ def start(*, timeout: float = STARTUP_TIMEOUT_SECONDS) -> tuple[subprocess.Popen
         "PREFECT__SERVER_EPHEMERAL": "1",
         "PREFECT__SERVER_FINAL": "1",
     }
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: no telemetry, and no error line about it
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.temporary_server", str(port)],
