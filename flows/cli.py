@@ -631,7 +631,7 @@ def demo(
     if unexpected or result["failed"]:
         typer.echo(f"demo: unexpected problems with {sorted(unexpected)} and {len(result['failed'])} failures", err=True)
         raise typer.Exit(1)
-    typer.echo(f"demo ok: {', '.join(sorted(quarantined))} quarantined as intended. Open {result['report']['summary_md']}")
+    typer.echo(f"demo ok: {', '.join(sorted(quarantined))} quarantined as intended. Open {result['report']['summary_html']} in a browser (tables: summary.md)")
 
 
 def main() -> None:  # pragma: no cover - console entry point
