@@ -38,6 +38,21 @@ def png_data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _panel_per_damage(rows: pd.DataFrame, width: float, height: float):
+    """A matplotlib figure (off-screen) with one ``width`` x ``height`` panel per damage kind of ``rows``, side by side,
+    and ``[(axes, kind, that kind's rows)]``; None when ``rows`` is empty."""
+    kinds = sorted(rows["damage"].unique())
+    if not kinds:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(kinds), figsize=(width * len(kinds), height), squeeze=False)
+    return fig, [(ax, kind, rows[rows["damage"] == kind]) for ax, kind in zip(axes[0], kinds)]
+
+
 def _figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
@@ -65,18 +80,11 @@ def best_rows(summary: pd.DataFrame) -> set[int]:
 
 def psnr_by_bin_png(summary: pd.DataFrame) -> bytes | None:
     """Hole PSNR by hole-ratio bin, one line per method with its 95 % interval, one panel per damage kind with holes; None when none has."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    holed = summary[summary["hole_psnr"].notna() & (summary["ratio_bin"] != "whole image")]
-    kinds = sorted(holed["damage"].unique())
-    if not kinds:
+    panels = _panel_per_damage(summary[summary["hole_psnr"].notna() & (summary["ratio_bin"] != "whole image")], 5.5, 3.8)
+    if panels is None:
         return None
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 3.8), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        part = holed[holed["damage"] == kind]
+    fig, axes = panels
+    for ax, kind, part in axes:
         pooled = part.groupby(["method", "ratio_bin"], as_index=False).agg(
             hole_psnr=("hole_psnr", "mean"), low=("hole_psnr_ci_low", "mean"), high=("hole_psnr_ci_high", "mean")
         )  # modalities pooled for the picture; the table keeps them apart
@@ -93,24 +101,17 @@ def psnr_by_bin_png(summary: pd.DataFrame) -> bytes | None:
         ax.set_ylabel("hole PSNR (dB)")
         ax.set_title(kind)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    axes[-1][0].legend(fontsize=7, loc="best")
     return _figure_png(fig)
 
 
 def quality_vs_time_png(summary: pd.DataFrame, seconds: dict[str, float]) -> bytes | None:
     """Mean score of each method against its seconds per image, one panel per damage kind; None without timings."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    timed = summary[summary["method"].isin(seconds)]
-    kinds = sorted(timed["damage"].unique())
-    if not kinds:
+    panels = _panel_per_damage(summary[summary["method"].isin(seconds)], 4.5, 3.6)
+    if panels is None:
         return None
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.6), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        part = timed[timed["damage"] == kind]
+    fig, axes = panels
+    for ax, kind, part in axes:
         column = score_column(part)
         means = part.groupby("method")[column].mean()
         for method, value in means.items():
