@@ -75,3 +75,31 @@ def keep_naming(templates: dict[str, str], stop: threading.Event, *, interval: f
     thread = threading.Thread(target=loop, name="name-scheduled-runs", daemon=True)
     thread.start()
     return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deployments.run_names [--schedule FILE]``: keep naming the scheduled runs, beside a worker that runs prefect.yaml's deployments."""
+    import argparse
+    import sys
+
+    from deployments.definitions import deployment_specs, load_config
+
+    parser = argparse.ArgumentParser(prog="python -m deployments.run_names", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--schedule", help="Schedule file (default: $ARCHIVE_RESTORE_SCHEDULE or deployments/schedule.toml).")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.schedule)
+    except ValueError as exc:
+        print(f"run_names: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    thread = keep_naming(name_templates(deployment_specs(config)), stop)
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
