@@ -193,9 +193,9 @@ def plan_benchmark(
         if in_hole:  # a downscaled file is not scored against its original: only the upscalers' outputs are
             scores.append(ScoreGroup(kind, BASELINE, group.output, in_hole, score_root / BASELINE))
         for method in restorers_for(kind, names):
-            restored = out / "restored" / kind / method
-            restores.append(RestoreGroup(kind, method, restore_options(kind, method), group.output, restored))
-            scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method, modcrop=restore_options(kind, method).get("scale", 1)))
+            restored, options = out / "restored" / kind / method, restore_options(kind, method)
+            restores.append(RestoreGroup(kind, method, options, group.output, restored))
+            scores.append(ScoreGroup(kind, method, restored, in_hole, score_root / method, modcrop=options.get("scale", 1)))
         if REGISTRY.get(kind).repaired_by != "inpaint":
             continue
         detects += [DetectGroup(kind, d, out / "detected" / kind / d) for d in finders if kind in (REGISTRY.get(d).finds or (kind,))]
@@ -308,10 +308,11 @@ def benchmark_flow(
         eval_jobs += evaluation_jobs(g.test, root, done, masks[g.damage] if g.in_hole else None, labels, sidecars=g.scores, modcrop=g.modcrop)
     scores = evaluate_step(eval_jobs, workers=workers, progress=progress)
     records += failures(scores)
+    failed = failures(records)
     rows = [r.row() for r in scores if r.ok]
     if not rows:
         raise RuntimeError(f"benchmark of {input}: nothing could be scored; see the failed records")
-    rows += [failure_row(r) for r in failures(records)]  # every failure is a row of per_image, with its reason, named in the summary
+    rows += [failure_row(r) for r in failed]  # every failure is a row of per_image, with its reason, named in the summary
 
     # report
     report_dir = out / "report"
@@ -333,7 +334,7 @@ def benchmark_flow(
         "archive": str(input), "files": f"{len(rels)} scored, {len(quarantined)} quarantined, {len(left_out)} left out",
         "damage": ", ".join(g.damage for g in plan.damages), "methods": ", ".join(sorted({g.method for g in plan.restores})),
         "detectors": ", ".join(sorted({g.detector for g in plan.detects})) or "none", "seed": str(seed),
-        "failed": str(len(failures(records))), "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by archive-restoration {__version__}",
+        "failed": str(len(failed)), "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by archive-restoration {__version__}",
     }  # fmt: skip
     paths["summary_html"] = write_summary_page(str(report_dir), f"Benchmark of {Path(input).name}", facts, sheet, seconds_per_image(restored))
 
@@ -342,7 +343,6 @@ def benchmark_flow(
     summary = pd.read_parquet(paths["summary_parquet"])
     create_table_artifact(key="benchmark-summary", table=table_records(summary), description="mean and 95 % interval per group")
     create_table_artifact(key="benchmark-per-image", table=table_records(per_image, limit=1000), description="per-image scores (first 1000)")
-    failed = failures(records)
     counts = run_counts(records)
     steps = f"Damage and restore steps: {counts['new']} files new, {counts['changed']} redone, {counts['skipped']} unchanged and skipped, {counts['failed']} failed."
     create_markdown_artifact(

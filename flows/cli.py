@@ -138,12 +138,12 @@ def _runner(flow, workers: int | None, task_runner: str, dask_address: str | Non
 
     if dask_address and task_runner is None:
         task_runner = "dask"  # an address can only mean a Dask cluster
-    from flows.runner import TASK_RUNNERS
+    from flows.runner import check_runner_choice
 
-    if task_runner not in (None, *TASK_RUNNERS):
-        raise typer.BadParameter(f"unknown task runner {task_runner!r}; choose from: {', '.join(TASK_RUNNERS)}", param_hint="--task-runner")
-    if dask_address and task_runner == "threads":
-        raise typer.BadParameter("--dask-address needs --task-runner dask", param_hint="--task-runner")
+    try:
+        check_runner_choice(task_runner, dask_address)  # before a server starts for nothing
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--task-runner") from None
     _ensure_api()  # first: a local Dask cluster's workers are given its address
     try:
         return with_runner(flow, workers=workers, kind=task_runner, dask_address=dask_address)

@@ -17,6 +17,14 @@ ADDRESS_ENV = "ARCHIVE_RESTORE_DASK_ADDRESS"
 WORKERS_ENV = "ARCHIVE_RESTORE_WORKERS"
 
 
+def check_runner_choice(kind: str | None, dask_address: str | None) -> None:
+    """A ValueError naming the choices for an unknown runner ``kind``, or for a Dask address given to threads."""
+    if kind is not None and kind not in TASK_RUNNERS:
+        raise ValueError(f"unknown task runner {kind!r}; choose from: {', '.join(TASK_RUNNERS)}")
+    if kind == "threads" and dask_address:
+        raise ValueError("--dask-address needs --task-runner dask")
+
+
 def task_runner(workers: int | None = None, *, kind: str | None = None, dask_address: str | None = None):
     """The task runner of a flow run.
 
@@ -34,12 +42,9 @@ def task_runner(workers: int | None = None, *, kind: str | None = None, dask_add
     kind = kind or os.environ.get(RUNNER_ENV) or "threads"
     dask_address = dask_address or os.environ.get(ADDRESS_ENV) or None
     workers = workers or default_workers()
+    check_runner_choice(kind, dask_address)
     if kind == "threads":
-        if dask_address:
-            raise ValueError("--dask-address needs --task-runner dask")
         return ThreadPoolTaskRunner(max_workers=workers)
-    if kind != "dask":
-        raise ValueError(f"unknown task runner {kind!r}; choose from: {', '.join(TASK_RUNNERS)}")
     from prefect_dask import DaskTaskRunner
 
     if dask_address:

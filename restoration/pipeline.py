@@ -323,9 +323,8 @@ def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: st
     masks = _read_masks(mask_path, ref_image) if mask_path is not None else None
     rows = []
     for index, (whole, out) in enumerate(zip(ref_image.frames, test_image.frames)):
-        ref = crop_to(whole, modcrop) if modcrop > 1 and min(whole.shape[:2]) >= modcrop else whole
-        if masks is not None and ref.shape[:2] != whole.shape[:2]:
-            masks = [crop_to(m, modcrop) for m in masks]
+        ref = crop_to(whole, modcrop)
+        mask = None if masks is None else crop_to(masks[index], modcrop)
         if ref.shape != out.shape:
             raise FileStepError(f"{test}: frame {index} is {out.shape}, reference {reference} is {ref.shape}")
         data_range = pixel_range(ref, bit_depth=ref_image.bit_depth).span
@@ -340,10 +339,10 @@ def _score_frames(test: Path, reference: Path, ref_image, test_image, *, rel: st
             "hole_psnr": float("nan"),
             "hole_ssim": float("nan"),
         }
-        if masks is not None:
-            row["hole_ratio"] = float(masks[index].mean())
-            row["hole_psnr"] = hole_psnr(ref, out, masks[index], data_range=data_range)
-            row["hole_ssim"] = hole_ssim(ref, out, masks[index], data_range=data_range)
+        if mask is not None:
+            row["hole_ratio"] = float(mask.mean())
+            row["hole_psnr"] = hole_psnr(ref, out, mask, data_range=data_range)
+            row["hole_ssim"] = hole_ssim(ref, out, mask, data_range=data_range)
         row["ratio_bin"] = ratio_bin(row["hole_ratio"])
         rows.append(row)
     return rows

@@ -343,8 +343,13 @@ def _jpeg_round_trip(plane: np.ndarray, quality: int) -> np.ndarray:
 
 
 def modcrop(image: np.ndarray, multiple: int) -> np.ndarray:
-    """``image`` cropped at the bottom and right so that its height and width are multiples of ``multiple`` (a view)."""
+    """``image`` cropped at the bottom and right so that its height and width are multiples of ``multiple`` (a view).
+
+    An image smaller than ``multiple`` on a side is returned whole (nothing would be left).
+    """
     h, w = image.shape[:2]
+    if min(h, w) < multiple:
+        return image
     return image[: h - h % multiple, : w - w % multiple]
 
 
@@ -363,7 +368,7 @@ def simulate_downscale(image: np.ndarray, *, scale: int = 2, rng=None, value_ran
     if int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")
     mask = _full(image)
-    image = modcrop(image, int(scale)) if min(image.shape[:2]) >= scale else image
+    image = modcrop(image, int(scale))
     h, w = image.shape[:2]
     size = (max(1, w // int(scale)), max(1, h // int(scale)))
     unit, prange = _unit(image, value_range)

@@ -54,7 +54,6 @@ def network(method: str, options: dict):
     return _prepared(net), card
 
 
-_PREPARED: set[int] = set()
 _PREPARED_LOCK = threading.Lock()
 
 
@@ -66,9 +65,9 @@ def _prepared(net: torch.nn.Module) -> torch.nn.Module:
     other threads' forward passes and gave NaN outputs.
     """
     with _PREPARED_LOCK:
-        if id(net) not in _PREPARED:
+        if not getattr(net, "prepared_for_inference", False):
             net.to(_device(), memory_format=torch.channels_last)
-            _PREPARED.add(id(net))
+            net.prepared_for_inference = True
     return net
 
 

@@ -181,14 +181,13 @@ def test_threads_sharing_a_freshly_loaded_network_get_the_single_thread_result(m
 
     import skimage.data
 
-    from restoration.learned import inference, modelfiles
+    from restoration.learned import modelfiles
 
     camera = skimage.data.camera()
     images = [camera[: 200 + 10 * k, : 180 + 7 * k] for k in range(4)]
     entry = REGISTRY.get("detect-unet")
     expected = [entry.func(image).confidence for image in images]
-    monkeypatch.setattr(modelfiles, "_CACHE", {})  # loaded afresh by the threads below
-    monkeypatch.setattr(inference, "_PREPARED", set())
+    monkeypatch.setattr(modelfiles, "_CACHE", {})  # loaded afresh (not yet prepared) by the threads below
     found: dict[tuple[int, int], np.ndarray] = {}
 
     def work(k: int) -> None:
